@@ -2,7 +2,11 @@ import { Socket } from "node:net";
 
 /** Real servers the integration suites talk to. Each suite isolates itself (schema, stream or key prefix). */
 export const SERVICES = {
-  postgres: { host: "127.0.0.1", port: 5432, url: process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test" },
+  postgres: {
+    host: "127.0.0.1",
+    port: 5432,
+    url: process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test",
+  },
   redis: { host: "127.0.0.1", port: 6379, url: process.env.REDIS_URL ?? "redis://127.0.0.1:6379" },
   nats: { host: "127.0.0.1", port: 4222, url: process.env.NATS_URL ?? "nats://127.0.0.1:4222" },
 } as const;
@@ -41,7 +45,9 @@ export async function serviceAvailable(name: ServiceName): Promise<boolean> {
     if (process.env.BULWARK_REQUIRE_SERVICES) {
       throw new Error(`${name} is required (BULWARK_REQUIRE_SERVICES is set) but ${where} is unreachable`);
     }
-    console.warn(`SKIP: ${name} unreachable at ${where}; its suites are skipped (set BULWARK_REQUIRE_SERVICES=1 to fail instead)`);
+    console.warn(
+      `SKIP: ${name} unreachable at ${where}; its suites are skipped (set BULWARK_REQUIRE_SERVICES=1 to fail instead)`,
+    );
   }
   return ok;
 }
