@@ -1,0 +1,3 @@
+export { quoteIdent } from "./dialects.ts";
+export type { NodeSqliteDatabase } from "./sqlite-database.ts";
+export { type Migration, openStore, type Store, type StoreConfig, type StoreKind } from "./store.ts";
