@@ -1,0 +1,2 @@
+export { ConfigError, type ConfigProblem, envVariables, type LoadConfigOptions, loadConfig } from "./load.ts";
+export { type PlatformConfig, PlatformConfigSchema, Section } from "./schema.ts";
