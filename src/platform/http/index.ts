@@ -1,0 +1,18 @@
+export { stopOnSignals } from "./lifecycle.ts";
+export {
+  type FieldError,
+  HttpProblem,
+  isHttpProblem,
+  PROBLEM_CONTENT_TYPE,
+  type ProblemBody,
+  sendProblem,
+  validationProblem,
+} from "./problem.ts";
+export {
+  createService,
+  type ReadinessCheck,
+  type Service,
+  type ServiceApp,
+  type ServiceOptions,
+} from "./service.ts";
+export type { TypeBoxTypeProvider } from "./type-provider.ts";
