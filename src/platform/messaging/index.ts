@@ -1,0 +1,30 @@
+export { constantBackoff, exponentialBackoff } from "./backoff.ts";
+export type { LeaseStore, LogDriver, LogRecord, PartitionReader, StoredMessage } from "./driver.ts";
+export {
+  InvalidEventError,
+  isInvalidEventError,
+  isMessagingError,
+  MessagingError,
+  type MessagingErrorCode,
+} from "./errors.ts";
+export { defineEvent, type EventDefinition, EventRegistry } from "./event-registry.ts";
+export { HEADER } from "./headers.ts";
+export { type BusOptions, createBus } from "./log-bus.ts";
+export { MemoryLogDriver } from "./memory/index.ts";
+export { deadLetterTopic, partitionOf } from "./naming.ts";
+export type {
+  Backoff,
+  Bus,
+  BusCapabilities,
+  DeliveryContext,
+  EventInput,
+  GroupPosition,
+  Handler,
+  Headers,
+  Message,
+  PublishItem,
+  PublishReceipt,
+  SubscribeOptions,
+  Subscription,
+  TopicSpec,
+} from "./types.ts";

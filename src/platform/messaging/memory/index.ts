@@ -1,0 +1,1 @@
+export { MemoryLogDriver } from "./memory-driver.ts";

@@ -1,0 +1,31 @@
+import { MessagingError } from "./errors.ts";
+
+const NAME = /^[A-Za-z0-9_-]{1,100}$/;
+
+/** Topic and group names become NATS subjects, stream and durable names, and SQL values: keep them plain. */
+export function assertName(kind: "topic" | "group" | "member", name: string): void {
+  if (!NAME.test(name)) {
+    throw new MessagingError(
+      "BWK_ERR_MESSAGING_INVALID_NAME",
+      `invalid ${kind} name ${JSON.stringify(name)}: use letters, digits, _ and - (max 100)`,
+    );
+  }
+}
+
+export function deadLetterTopic(topic: string): string {
+  return `${topic}-dlq`;
+}
+
+export function isDeadLetterTopic(topic: string): boolean {
+  return topic.endsWith("-dlq");
+}
+
+/** FNV-1a over the key's UTF-16 code units: stable across processes and adapters, and cheap. */
+export function partitionOf(key: string, partitions: number): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < key.length; i++) {
+    hash ^= key.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193);
+  }
+  return (hash >>> 0) % partitions;
+}

@@ -1,0 +1,155 @@
+import { SpanStatusCode } from "@opentelemetry/api";
+import type { Clock } from "../time/index.ts";
+import type { PartitionReader, StoredMessage } from "./driver.ts";
+import type { EventRegistry } from "./event-registry.ts";
+import { HEADER } from "./headers.ts";
+import { withProcessSpan } from "./tracing.ts";
+import type { Backoff, DeliveryContext, Handler, Message } from "./types.ts";
+
+export interface WorkerSettings {
+  system: string;
+  topic: string;
+  group: string;
+  partition: number;
+  handler: Handler;
+  maxAttempts: number;
+  backoff: Backoff;
+  batchSize: number;
+  clock: Clock;
+  registry: EventRegistry | undefined;
+  deadLetter(message: StoredMessage, reason: string, error: unknown, attempts: number): Promise<void>;
+  consumed(count: number): void;
+}
+
+type Outcome =
+  | { kind: "ack" }
+  | { kind: "retry"; delayMs: number | undefined; error: unknown }
+  | { kind: "dead"; reason: string; error: unknown };
+
+/**
+ * Works one partition for one group: messages in offset order, one at a time, so order per key holds.
+ * A failed message is retried in place after the backoff (the partition waits, as a Kafka consumer does);
+ * after maxAttempts, or when it does not decode or validate, it goes to the dead-letter topic and the
+ * partition moves on. Commits are cumulative, after each batch: a crash redelivers at most one batch.
+ */
+export class PartitionWorker {
+  readonly #s: WorkerSettings;
+  readonly #reader: PartitionReader;
+  readonly #abort = new AbortController();
+  readonly done: Promise<void>;
+
+  constructor(settings: WorkerSettings, reader: PartitionReader) {
+    this.#s = settings;
+    this.#reader = reader;
+    this.done = this.#run();
+  }
+
+  /** Lets the message in hand finish, commits what was processed and closes the reader. */
+  async stop(): Promise<void> {
+    this.#abort.abort(new Error("partition revoked"));
+    await this.#reader.close();
+    await this.done;
+  }
+
+  async #run(): Promise<void> {
+    const signal = this.#abort.signal;
+    try {
+      while (!signal.aborted) {
+        const batch = await this.#reader.next(this.#s.batchSize);
+        let last = -1;
+        let count = 0;
+        for (const stored of batch) {
+          if (!(await this.#deliver(stored))) break;
+          last = stored.offset;
+          count++;
+        }
+        if (last >= 0) {
+          await this.#reader.commit(last);
+          this.#s.consumed(count);
+        }
+      }
+    } finally {
+      await this.#reader.close();
+    }
+  }
+
+  /** True when the message is settled (acked or dead-lettered); false when the worker stopped first. */
+  async #deliver(stored: StoredMessage): Promise<boolean> {
+    const s = this.#s;
+    let payload: unknown;
+    try {
+      payload = JSON.parse(stored.data);
+    } catch (err) {
+      await s.deadLetter(stored, "undecodable payload", err, 0);
+      return true;
+    }
+    const problem = s.registry?.problem(stored.type, stored.version, payload);
+    if (problem) {
+      await s.deadLetter(stored, `schema: ${problem}`, undefined, 0);
+      return true;
+    }
+    const message: Message = {
+      id: stored.id,
+      topic: s.topic,
+      partition: stored.partition,
+      offset: stored.offset,
+      key: stored.key,
+      type: stored.type,
+      version: stored.version,
+      headers: stored.headers,
+      payload,
+      publishedAt: stored.publishedAt,
+      attempt: 0,
+    };
+    const signal = this.#abort.signal;
+    for (let attempt = 1; ; attempt++) {
+      if (signal.aborted) return false;
+      message.attempt = attempt;
+      const outcome = await this.#invoke(message);
+      if (outcome.kind === "ack") return true;
+      if (outcome.kind === "dead") {
+        await s.deadLetter(stored, outcome.reason, outcome.error, attempt);
+        return true;
+      }
+      if (attempt >= s.maxAttempts) {
+        await s.deadLetter(stored, `failed ${attempt} attempts`, outcome.error, attempt);
+        return true;
+      }
+      try {
+        await s.clock.sleep(outcome.delayMs ?? s.backoff(attempt), signal);
+      } catch {
+        return false;
+      }
+    }
+  }
+
+  #invoke(message: Message): Promise<Outcome> {
+    const s = this.#s;
+    const run = async (): Promise<Outcome> => {
+      let decided: Outcome | undefined;
+      const context: DeliveryContext = {
+        nack: (delayMs) => {
+          decided = { kind: "retry", delayMs, error: undefined };
+        },
+        deadLetter: (reason) => {
+          decided = { kind: "dead", reason, error: undefined };
+        },
+        signal: this.#abort.signal,
+      };
+      try {
+        await s.handler(message, context);
+        return decided ?? { kind: "ack" };
+      } catch (error) {
+        return { kind: "retry", delayMs: undefined, error };
+      }
+    };
+    // Tracing costs a context extraction per message; skip it when the producer sent no trace context.
+    if (!message.headers[HEADER.traceparent]) return run();
+    return withProcessSpan(s.system, s.topic, message.headers, async (span) => {
+      const outcome = await run();
+      if (outcome.kind !== "ack") span.setStatus({ code: SpanStatusCode.ERROR });
+      span.end();
+      return outcome;
+    });
+  }
+}
