@@ -1,3 +1,5 @@
+import type { FieldError } from "../http/index.ts";
+
 const chaosErrorBrand = Symbol.for("bulwark.chaos.error");
 
 export type ChaosErrorCode =
@@ -7,11 +9,7 @@ export type ChaosErrorCode =
   | "BWK_ERR_CHAOS_CONFLICT"
   | "BWK_ERR_CHAOS_EXPERIMENT_INVALID";
 
-/** A field-level complaint, reported as `errors[]` in a problem+json body. */
-export interface FieldError {
-  field: string;
-  message: string;
-}
+export type { FieldError };
 
 /** Base of every chaos error; `status` is what the HTTP APIs answer with. */
 export class ChaosError extends Error {

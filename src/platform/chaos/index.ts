@@ -8,6 +8,7 @@ export {
   type FieldError,
   isChaosError,
 } from "./errors.ts";
+export { createFaultProxyApi, FAULT_PROXY_API_VERSION, type FaultProxyApiOptions } from "./proxy/api.ts";
 export {
   FaultProxyServer,
   type FaultProxyServerOptions,

@@ -1,0 +1,30 @@
+import { timingSafeEqual } from "node:crypto";
+import type { FastifyReply, FastifyRequest } from "fastify";
+import { HttpProblem } from "../http/index.ts";
+
+/** An `onRequest` hook that rejects (401 problem+json) any request without `Authorization: Bearer <token>`. */
+export function bearerTokenGuard(
+  token: string,
+): (request: FastifyRequest, reply: FastifyReply) => Promise<void> {
+  if (token.length < 16) throw new Error("the control token must be at least 16 characters");
+  const expected = Buffer.from(token);
+  return async (request) => {
+    const header = request.headers.authorization;
+    const presented = Buffer.from(header?.startsWith("Bearer ") ? header.slice(7) : "");
+    if (presented.length !== expected.length || !timingSafeEqual(presented, expected)) {
+      throw new HttpProblem(
+        401,
+        "unauthenticated",
+        "A valid token is required",
+        "send Authorization: Bearer <token>",
+      );
+    }
+  };
+}
+
+/** Control and chaos APIs bind to loopback only; a typo must not expose them. */
+export function assertLoopbackHost(host: string): void {
+  if (!["127.0.0.1", "::1", "localhost"].includes(host)) {
+    throw new Error(`refusing to bind a control API to ${host}: loopback only (127.0.0.1, ::1, localhost)`);
+  }
+}

@@ -1,0 +1,1 @@
+export { assertLoopbackHost, bearerTokenGuard } from "./bearer-guard.ts";
