@@ -5,6 +5,7 @@ import Fastify, {
   type FastifyInstance,
   type FastifyPluginAsync,
   type FastifyRequest,
+  LogController,
 } from "fastify";
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
@@ -88,7 +89,7 @@ export function createService(options: ServiceOptions): Service {
       return typeof header === "string" && REQUEST_ID.test(header) ? header : randomUUID();
     },
     requestIdHeader: false,
-    requestIdLogLabel: "request_id",
+    logController: new LogController({ requestIdLogLabel: "request_id" }),
     return503OnClosing: true,
     ajv: { customOptions: { allErrors: true, coerceTypes: "array", removeAdditional: false } },
   }).withTypeProvider<TypeBoxTypeProvider>();

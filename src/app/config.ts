@@ -1,0 +1,14 @@
+import { type Static, Type } from "@sinclair/typebox";
+import { type LoadConfigOptions, loadConfig, PlatformConfigSchema } from "../platform/config/index.ts";
+
+/**
+ * The application's configuration: the platform sections plus one section per case study
+ * (added as the cases land). This is the one schema `bulwark` validates at start.
+ */
+export const AppConfigSchema = Type.Composite([PlatformConfigSchema], { additionalProperties: false });
+
+export type AppConfig = Static<typeof AppConfigSchema>;
+
+export function loadAppConfig(options: LoadConfigOptions = {}): AppConfig {
+  return loadConfig(AppConfigSchema, options);
+}

@@ -1,0 +1,77 @@
+import { randomBytes } from "node:crypto";
+import { parseArgs } from "node:util";
+import { type AppConfig, loadAppConfig, startSystem } from "../../app/index.ts";
+import { stopOnSignals } from "../../platform/http/index.ts";
+import { type CliCommand, UsageError } from "../command.ts";
+
+const command: CliCommand = {
+  name: "start",
+  summary: "run the whole system in this process (embedded profile by default)",
+  usage: "bulwark start [--config <file>] [--profile embedded|distributed] [--port <n>] [--no-admin]",
+  async run(args, ctx) {
+    const { values } = parse(args);
+    const overrides: Record<string, unknown> = {};
+    if (values.profile) overrides.profile = values.profile;
+    if (values.port !== undefined) overrides.http = { port: portArg(values.port) };
+    // The demo enables admin routes unless told not to: they stay on loopback and behind a token.
+    const adminExplicit = ctx.env.BULWARK_ADMIN_ENABLED !== undefined;
+    let generatedToken: string | undefined;
+    if (values["no-admin"]) overrides.admin = { enabled: false };
+    else if (!adminExplicit) {
+      if (!ctx.env.BULWARK_ADMIN_TOKEN) generatedToken = randomBytes(24).toString("base64url");
+      overrides.admin = { enabled: true, token: ctx.env.BULWARK_ADMIN_TOKEN || generatedToken };
+    }
+    const config: AppConfig = loadAppConfig({
+      env: ctx.env,
+      ...(values.config ? { file: values.config } : {}),
+      overrides,
+    });
+    const system = await startSystem(config);
+    const { logger } = system.runtime;
+    const lines = [
+      `Bulwark is up (profile: ${config.profile})`,
+      ...Object.entries(system.urls).map(([name, url]) => `  ${name.padEnd(10)} ${url}`),
+      `  probes     ${system.urls.console}/health/ready  ${system.urls.console}/metrics`,
+    ];
+    if (config.admin.enabled) {
+      lines.push(
+        generatedToken
+          ? `  admin      enabled; generated token (set BULWARK_ADMIN_TOKEN to choose one): ${generatedToken}`
+          : "  admin      enabled with the token from BULWARK_ADMIN_TOKEN",
+      );
+    }
+    lines.push("Press Ctrl-C to stop.");
+    ctx.stdout.write(`${lines.join("\n")}\n`);
+    logger.info({ urls: system.urls, profile: config.profile }, "system started");
+    stopOnSignals(() => system.stop(), logger);
+    await new Promise<void>(() => {});
+    return 0;
+  },
+};
+
+function parse(args: string[]) {
+  try {
+    return parseArgs({
+      args,
+      options: {
+        config: { type: "string" },
+        profile: { type: "string" },
+        port: { type: "string" },
+        "no-admin": { type: "boolean" },
+      },
+      strict: true,
+      allowPositionals: false,
+    });
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+}
+
+function portArg(value: string): number {
+  const port = Number(value);
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw new UsageError(`--port must be 0..65535, got ${value}`);
+  return port;
+}
+
+export default command;
