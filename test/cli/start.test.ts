@@ -57,7 +57,7 @@ describe("bulwark start", () => {
       headers: { authorization: `Bearer ${"a".repeat(32)}` },
     });
     expect(admin.status).toBe(200);
-    expect((await admin.json()).admin.token).toBe("[redacted]");
+    expect(((await admin.json()) as { admin: { token: string } }).admin.token).toBe("[redacted]");
     expect(await stopWith(proc.child, "SIGTERM", proc.exited)).toBe(0);
   });
 
