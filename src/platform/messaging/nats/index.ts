@@ -1,0 +1,1 @@
+export { type JetStreamDriver, type JetStreamDriverOptions, jetStreamDriver } from "./jetstream-driver.ts";
