@@ -8,6 +8,13 @@ export {
   type FieldError,
   isChaosError,
 } from "./errors.ts";
+export {
+  type FailureFlagsAdminOptions,
+  failureFlagsAdminRoutes,
+} from "./flags/admin-routes.ts";
+export type { FailureFlag, FailureFlagView, FlagFault } from "./flags/flag.ts";
+export { FailureFlagStore, type FailureFlagStoreOptions } from "./flags/flag-store.ts";
+export { type FailureFlagsPluginOptions, failureFlagsPlugin } from "./flags/plugin.ts";
 export { createFaultProxyApi, FAULT_PROXY_API_VERSION, type FaultProxyApiOptions } from "./proxy/api.ts";
 export {
   FaultProxyServer,
