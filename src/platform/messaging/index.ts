@@ -1,6 +1,14 @@
 export { constantBackoff, exponentialBackoff } from "./backoff.ts";
 export type { LeaseStore, LogDriver, LogRecord, PartitionReader, StoredMessage } from "./driver.ts";
 export {
+  type EmbeddedDriverOptions,
+  EmbeddedLogDriver,
+  embeddedDriver,
+  type MessagingTables,
+  messagingMigrations,
+  SqlLeaseStore,
+} from "./embedded/index.ts";
+export {
   InvalidEventError,
   isInvalidEventError,
   isMessagingError,
@@ -12,6 +20,7 @@ export { HEADER } from "./headers.ts";
 export { type BusOptions, createBus } from "./log-bus.ts";
 export { MemoryLogDriver } from "./memory/index.ts";
 export { deadLetterTopic, partitionOf } from "./naming.ts";
+export { type JetStreamDriver, type JetStreamDriverOptions, jetStreamDriver } from "./nats/index.ts";
 export type {
   Backoff,
   Bus,

@@ -1,5 +1,4 @@
-import { createBus } from "../../../src/platform/messaging/index.ts";
-import { type JetStreamDriver, jetStreamDriver } from "../../../src/platform/messaging/nats/index.ts";
+import { createBus, type JetStreamDriver, jetStreamDriver } from "../../../src/platform/messaging/index.ts";
 import { SERVICES, serviceAvailable, uniqueName } from "../../support/services.ts";
 import { busContract, registry } from "./bus-contract.ts";
 

@@ -51,9 +51,7 @@ export class JetStreamLeaseStore implements LeaseStore {
     const subjects = Object.keys(info.state.subjects ?? {});
     const now = this.#clock.now();
     const values = await Promise.all(subjects.map((s) => this.#read(s)));
-    return values.flatMap(({ value }) =>
-      value && value.owner && value.expiresAt > now ? [value.owner] : [],
-    );
+    return values.flatMap(({ value }) => (value?.owner && value.expiresAt > now ? [value.owner] : []));
   }
 
   async #read(subject: string): Promise<{ value: LeaseValue | undefined; seq: number }> {

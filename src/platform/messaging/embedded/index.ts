@@ -1,0 +1,3 @@
+export { type EmbeddedDriverOptions, EmbeddedLogDriver, embeddedDriver } from "./embedded-driver.ts";
+export { type MessagingTables, messagingMigrations } from "./schema.ts";
+export { SqlLeaseStore } from "./sql-leases.ts";
