@@ -8,6 +8,20 @@ export {
   type FieldError,
   isChaosError,
 } from "./errors.ts";
+export type { ChaosFunction, FunctionContext, FunctionRegistry } from "./experiments/functions.ts";
+export { compileJsonPath, queryJsonPath } from "./experiments/jsonpath.ts";
+export { loadExperiment, parseExperiment } from "./experiments/load.ts";
+export { type RunExperimentOptions, type RunPhase, runExperiment } from "./experiments/runner.ts";
+export { type Tolerance, withinTolerance } from "./experiments/tolerance.ts";
+export type {
+  Activity,
+  ActivityRun,
+  Experiment,
+  ExperimentStatus,
+  Journal,
+  Provider,
+  SteadyState,
+} from "./experiments/types.ts";
 export {
   type FailureFlagsAdminOptions,
   failureFlagsAdminRoutes,
