@@ -8,6 +8,7 @@ export {
   type FieldError,
   isChaosError,
 } from "./errors.ts";
+export { type BuiltinTargets, builtinFunctions, type SupervisorControl } from "./experiments/builtins.ts";
 export type { ChaosFunction, FunctionContext, FunctionRegistry } from "./experiments/functions.ts";
 export { compileJsonPath, queryJsonPath } from "./experiments/jsonpath.ts";
 export { loadExperiment, parseExperiment } from "./experiments/load.ts";
@@ -30,6 +31,7 @@ export type { FailureFlag, FailureFlagView, FlagFault } from "./flags/flag.ts";
 export { FailureFlagStore, type FailureFlagStoreOptions } from "./flags/flag-store.ts";
 export { type FailureFlagsPluginOptions, failureFlagsPlugin } from "./flags/plugin.ts";
 export { createFaultProxyApi, FAULT_PROXY_API_VERSION, type FaultProxyApiOptions } from "./proxy/api.ts";
+export { FaultProxyClient, type FaultProxyControl } from "./proxy/client.ts";
 export {
   FaultProxyServer,
   type FaultProxyServerOptions,

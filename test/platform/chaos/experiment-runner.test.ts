@@ -191,18 +191,21 @@ describe("experiment runner", () => {
               type: "probe",
               name: "ready",
               tolerance: 200,
+              // biome-ignore lint/suspicious/noTemplateCurlyInString: Chaos Toolkit's ${name} substitution
               provider: { type: "http", url: "${base_url}/health/ready" },
             },
             {
               type: "probe",
               name: "db ok",
               tolerance: { type: "jsonpath", path: "$.checks.db.status", expect: "ok" },
+              // biome-ignore lint/suspicious/noTemplateCurlyInString: Chaos Toolkit's ${name} substitution
               provider: { type: "http", url: "${base_url}/health/ready" },
             },
             {
               type: "probe",
               name: "process",
               tolerance: { type: "regex", pattern: "^hello", target: "stdout" },
+              // biome-ignore lint/suspicious/noTemplateCurlyInString: Chaos Toolkit's ${name} substitution
               provider: { type: "process", path: "${node}", arguments: ["-e", "console.log('hello')"] },
             },
           ],
@@ -211,6 +214,7 @@ describe("experiment runner", () => {
           {
             type: "probe",
             name: "expects 200",
+            // biome-ignore lint/suspicious/noTemplateCurlyInString: Chaos Toolkit's ${name} substitution
             provider: { type: "http", url: "${base_url}/broken", expected_status: 200 },
           },
         ],

@@ -103,7 +103,7 @@ export class FailureFlagStore {
 function matches(flag: FailureFlag, method: string, route: string | undefined, path: string): boolean {
   if (flag.method !== "*" && flag.method !== method) return false;
   if (flag.route === "*" || flag.route === route) return true;
-  return flag.route.endsWith("/*") && (path + "/").startsWith(flag.route.slice(0, -1));
+  return flag.route.endsWith("/*") && `${path}/`.startsWith(flag.route.slice(0, -1));
 }
 
 function view({ flag, hits }: FlagState): FailureFlagView {
