@@ -1,0 +1,184 @@
+import { type Clock, systemClock } from "../time/index.ts";
+import type { BreakerStateChange, CircuitBreakerPolicy } from "./breaker/breaker.ts";
+import { buildBreaker, buildBulkhead, buildHedge, buildRetry, buildTimeout } from "./build.ts";
+import type { BulkheadPolicy } from "./bulkhead/bulkhead.ts";
+import type { ExecuteOptions } from "./call.ts";
+import type { DependencyPolicyConfig, ResilienceConfig } from "./config.ts";
+import { ResilienceConfigError } from "./errors.ts";
+import type { HedgePolicy } from "./hedge.ts";
+import { type CollectedMetric, collectedMetric, type MetricsRegistryLike } from "./metrics.ts";
+import type { Operation, Policy, Stage } from "./policy.ts";
+import type { RetryPolicy } from "./retry/retry.ts";
+import type { TimeoutPolicy } from "./timeout.ts";
+import { type ComposedPolicy, wrap } from "./wrap.ts";
+
+/** A pino-like logger; only breaker state changes are logged. */
+export interface LoggerLike {
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+}
+
+export interface PoliciesOptions {
+  /** prom-client Registry to export metrics to. */
+  registry?: MetricsRegistryLike;
+  logger?: LoggerLike;
+  clock?: Clock;
+}
+
+/** The composed stack of one dependency, with its parts exposed for the lab and for dashboards. */
+export interface DependencyPolicy extends Policy {
+  readonly name: string;
+  readonly retry: RetryPolicy | undefined;
+  readonly breaker: CircuitBreakerPolicy | undefined;
+  readonly hedge: HedgePolicy | undefined;
+  readonly timeout: TimeoutPolicy | undefined;
+  readonly bulkhead: BulkheadPolicy | undefined;
+}
+
+type Counted = Policy & Stage & { calls: number; failures: number };
+
+class Dependency implements DependencyPolicy {
+  readonly name: string;
+  readonly retry: RetryPolicy | undefined;
+  readonly breaker: CircuitBreakerPolicy | undefined;
+  readonly hedge: HedgePolicy | undefined;
+  readonly timeout: TimeoutPolicy | undefined;
+  readonly bulkhead: BulkheadPolicy | undefined;
+  readonly #stack: ComposedPolicy;
+  readonly #outer: { calls: number; failures: number } | undefined;
+
+  constructor(name: string, c: DependencyPolicyConfig, clock: Clock) {
+    this.name = name;
+    this.retry = c.retry ? buildRetry(name, c.retry, clock) : undefined;
+    this.breaker = c.breaker ? buildBreaker(name, c.breaker, clock) : undefined;
+    this.hedge = c.hedge ? buildHedge(name, c.hedge, clock) : undefined;
+    this.timeout = c.timeout ? buildTimeout(name, c.timeout, clock) : undefined;
+    this.bulkhead = c.bulkhead ? buildBulkhead(name, c.bulkhead, clock) : undefined;
+    this.#stack = wrap(...this.stages());
+    this.#outer = this.stages()[0];
+  }
+
+  stages(): Counted[] {
+    return [this.retry, this.breaker, this.hedge, this.timeout, this.bulkhead].filter((p) => p !== undefined);
+  }
+
+  /** Calls that entered the stack, as its outermost policy counted them (counting here would cost a layer). */
+  get calls(): number {
+    return this.#outer?.calls ?? 0;
+  }
+
+  /** Errors that left the stack, as its outermost policy counted them. */
+  get failures(): number {
+    return this.#outer?.failures ?? 0;
+  }
+
+  execute<T>(fn: Operation<T>, options?: ExecuteOptions): Promise<T> {
+    return this.#stack.execute(fn, options);
+  }
+}
+
+/** Named dependency stacks built from config, with metrics and state-change logs wired once. */
+export class ResiliencePolicies {
+  readonly #config: ResilienceConfig;
+  readonly #clock: Clock;
+  readonly #logger: LoggerLike | undefined;
+  readonly #built = new Map<string, Dependency>();
+
+  constructor(config: ResilienceConfig, options: PoliciesOptions = {}) {
+    this.#config = config;
+    this.#clock = options.clock ?? systemClock;
+    this.#logger = options.logger;
+    for (const name of Object.keys(config)) if (name !== "default") this.for(name);
+    if (options.registry) for (const m of this.#metrics()) options.registry.registerMetric(m);
+  }
+
+  /** Names of the dependencies built so far. */
+  get names(): string[] {
+    return [...this.#built.keys()];
+  }
+
+  /** The stack for `name`, built once; unknown names use the `default` entry if there is one. */
+  for(name: string): DependencyPolicy {
+    let dep = this.#built.get(name);
+    if (dep !== undefined) return dep;
+    const config = this.#config[name] ?? this.#config.default;
+    if (config === undefined) {
+      throw new ResilienceConfigError(`no resilience policy configured for "${name}" and no "default" entry`);
+    }
+    dep = new Dependency(name, config, this.#clock);
+    dep.breaker?.onStateChange.add((change) => this.#logChange(change));
+    this.#built.set(name, dep);
+    return dep;
+  }
+
+  #logChange(change: BreakerStateChange): void {
+    const obj = { dependency: change.name, from: change.from, to: change.to };
+    if (change.to === "open") this.#logger?.warn(obj, "circuit opened");
+    else this.#logger?.info(obj, change.to === "closed" ? "circuit closed" : "circuit half-open");
+  }
+
+  #each(read: (d: Dependency) => number | undefined): { labels: Record<string, string>; value: number }[] {
+    const out: { labels: Record<string, string>; value: number }[] = [];
+    for (const d of this.#built.values()) {
+      const value = read(d);
+      if (value !== undefined) out.push({ labels: { dependency: d.name }, value });
+    }
+    return out;
+  }
+
+  #metrics(): CollectedMetric[] {
+    const p = "bulwark_resilience_";
+    const rejections = () => {
+      const out: { labels: Record<string, string>; value: number }[] = [];
+      for (const d of this.#built.values()) {
+        const add = (reason: string, value: number | undefined) => {
+          if (value !== undefined) out.push({ labels: { dependency: d.name, reason }, value });
+        };
+        add("circuit_open", d.breaker?.rejections);
+        add("bulkhead_full", d.bulkhead?.rejections);
+        add("queue_timeout", d.bulkhead?.queueTimeouts);
+      }
+      return out;
+    };
+    return [
+      collectedMetric(`${p}calls_total`, "Calls entering a dependency's policy stack", "counter", () =>
+        this.#each((d) => d.calls),
+      ),
+      collectedMetric(`${p}failures_total`, "Calls that failed after every policy", "counter", () =>
+        this.#each((d) => d.failures),
+      ),
+      collectedMetric(
+        `${p}rejections_total`,
+        "Calls refused without reaching the dependency",
+        "counter",
+        rejections,
+      ),
+      collectedMetric(`${p}retries_total`, "Retries performed", "counter", () =>
+        this.#each((d) => d.retry?.retries),
+      ),
+      collectedMetric(`${p}timeouts_total`, "Attempts that hit their deadline", "counter", () =>
+        this.#each((d) => d.timeout?.timeouts),
+      ),
+      collectedMetric(`${p}hedges_total`, "Hedged attempts started", "counter", () =>
+        this.#each((d) => d.hedge?.hedges),
+      ),
+      collectedMetric(`${p}breaker_state`, "Circuit state: 0 closed, 1 open, 2 half-open", "gauge", () =>
+        this.#each((d) => d.breaker?.stateCode),
+      ),
+      collectedMetric(`${p}bulkhead_active`, "Calls running inside the bulkhead", "gauge", () =>
+        this.#each((d) => d.bulkhead?.active),
+      ),
+      collectedMetric(`${p}bulkhead_queue_depth`, "Calls waiting for a bulkhead slot", "gauge", () =>
+        this.#each((d) => d.bulkhead?.queued),
+      ),
+      collectedMetric(`${p}concurrency_limit`, "Current bulkhead limit (moves when adaptive)", "gauge", () =>
+        this.#each((d) => d.bulkhead?.limit),
+      ),
+    ];
+  }
+}
+
+/** Builds every configured dependency stack; `.for("payment-gateway")` returns one. */
+export function createPolicies(config: ResilienceConfig, options: PoliciesOptions = {}): ResiliencePolicies {
+  return new ResiliencePolicies(config, options);
+}

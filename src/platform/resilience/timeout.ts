@@ -1,0 +1,133 @@
+import { type Clock, systemClock } from "../time/index.ts";
+import { Call, type DeadlineSource } from "./call.ts";
+import { TimeoutError } from "./errors.ts";
+import { Listeners } from "./listeners.ts";
+import { type Next, type Operation, StagePolicy } from "./policy.ts";
+import { TimerWheel, type WheelEntry } from "./timer-wheel.ts";
+
+export interface TimeoutOptions {
+  /** Per-attempt budget in milliseconds. A call inheriting a tighter deadline gets what is left of it. */
+  ms: number;
+  /**
+   * "cooperative" (default, as in Polly v8) aborts the signal at the deadline and lets the callee settle,
+   * mapping its rejection to a TimeoutError. "aggressive" rejects at the deadline even if the callee
+   * ignores its signal; it costs a deferred promise per call (about 40 ns more).
+   */
+  strategy?: "aggressive" | "cooperative";
+  /** Dependency name, used in errors and metrics. */
+  name?: string;
+  clock?: Clock;
+  /** Defaults to the wheel shared by everything on the same clock. */
+  wheel?: TimerWheel;
+}
+
+/**
+ * One attempt under a timeout: the child call handed down the stack, its wheel entry and its deadline
+ * source at once, so a timed attempt costs one allocation.
+ */
+class TimedCall extends Call implements WheelEntry, DeadlineSource {
+  readonly ms: number;
+  done = false;
+  expiryTick = -1;
+  timedOut = false;
+  readonly policy: TimeoutPolicy;
+  reject: ((e: unknown) => void) | undefined = undefined;
+
+  constructor(policy: TimeoutPolicy, parent: Call, ms: number) {
+    super(parent);
+    this.policy = policy;
+    this.ms = ms;
+    this.timer = this;
+  }
+
+  expiresAt(): number {
+    return this.policy.wheel.deadlineOf(this);
+  }
+
+  expire(): void {
+    this.timedOut = true;
+    this.policy.timeouts++;
+    if (this.reject !== undefined) this.policy.failures++;
+    const error = this.policy.error;
+    this.abort(error);
+    if (this.policy.onTimeout.size > 0) this.policy.onTimeout.emit(error);
+    if (this.reject !== undefined) this.reject(error);
+  }
+}
+
+/**
+ * A per-attempt deadline. Registering costs one push onto the shared wheel; success neither clears a
+ * timer nor aborts anything, and the callee's AbortController exists only if it read `ctx.signal`.
+ */
+export class TimeoutPolicy extends StagePolicy {
+  readonly ms: number;
+  readonly strategy: "aggressive" | "cooperative";
+  readonly name: string;
+  readonly clock: Clock;
+  readonly wheel: TimerWheel;
+  /** Preallocated and stackless: a timeout is an outcome, not a bug. */
+  readonly error: TimeoutError;
+  readonly onTimeout = new Listeners<TimeoutError>();
+  calls = 0;
+  timeouts = 0;
+  /** Errors this policy passed to its caller. */
+  failures = 0;
+
+  constructor(options: TimeoutOptions) {
+    super();
+    this.ms = options.ms;
+    this.strategy = options.strategy ?? "cooperative";
+    this.name = options.name ?? "dependency";
+    this.clock = options.clock ?? systemClock;
+    this.wheel = options.wheel ?? TimerWheel.of(this.clock);
+    this.error = new TimeoutError(this.name, this.ms);
+  }
+
+  run<T>(fn: Operation<T>, call: Call, next: Next): Promise<T> {
+    this.calls++;
+    let ms = this.ms;
+    if (call.bounded) {
+      const left = call.deadline - this.clock.monotonic();
+      if (left <= 0) {
+        this.timeouts++;
+        this.failures++;
+        return Promise.reject(this.error);
+      }
+      if (left < ms) ms = left;
+    }
+    const attempt = new TimedCall(this, call, ms);
+    this.wheel.add(attempt);
+    const inner = next.run(fn, attempt);
+    if (this.strategy === "cooperative") {
+      return inner.then(
+        (v) => {
+          attempt.done = true;
+          return v;
+        },
+        (e) => {
+          attempt.done = true;
+          this.failures++;
+          throw attempt.timedOut ? this.error : e;
+        },
+      );
+    }
+    return new Promise<T>((resolve, reject) => {
+      attempt.reject = reject;
+      inner.then(
+        (v) => {
+          attempt.done = true;
+          resolve(v);
+        },
+        (e) => {
+          attempt.done = true;
+          this.failures++;
+          reject(e);
+        },
+      );
+    });
+  }
+}
+
+export function timeout(ms: number, options: Omit<TimeoutOptions, "ms"> = {}): TimeoutPolicy {
+  return new TimeoutPolicy({ ...options, ms });
+}
