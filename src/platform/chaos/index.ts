@@ -23,6 +23,7 @@ export type {
   Provider,
   SteadyState,
 } from "./experiments/types.ts";
+export { faultModeEnabled } from "./fault-mode.ts";
 export {
   type FailureFlagsAdminOptions,
   failureFlagsAdminRoutes,

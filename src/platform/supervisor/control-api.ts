@@ -25,6 +25,8 @@ export const FaultRequestSchema = Type.Object(
 export interface ControlApiOptions {
   supervisor: Supervisor;
   token: string;
+  /** Fault mode: kill/pause/resume/restart are refused (403) unless true. Status is always served. */
+  faultsEnabled: boolean;
   logger?: FastifyBaseLogger | boolean;
 }
 
@@ -60,6 +62,14 @@ export function createControlApi(options: ControlApiOptions): FastifyInstance {
         message: e.message,
       }));
       throw new HttpProblem(400, "validation", "The request is invalid", "bad fault request", { errors });
+    }
+    if (!options.faultsEnabled) {
+      throw new HttpProblem(
+        403,
+        "chaos-disabled",
+        "Process faults are disabled",
+        "start `bulwark up` with --enable-faults or BULWARK_CHAOS_ENABLED=1",
+      );
     }
     const { action, target } = request.body;
     const name = await supervisor.fault(action, target);

@@ -1,6 +1,7 @@
 import { EventEmitter } from "node:events";
+import { seededRandom } from "../random/index.ts";
 import { type Clock, systemClock } from "../time/index.ts";
-import { type RestartBackoff, seededRandom } from "./backoff.ts";
+import type { RestartBackoff } from "./backoff.ts";
 import { SupervisorError } from "./errors.ts";
 import { ManagedProcess } from "./managed-process.ts";
 import {

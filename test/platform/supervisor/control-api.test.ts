@@ -33,7 +33,7 @@ describe("supervisor control API", () => {
       probeIntervalMs: 100,
     });
     supervisor.start();
-    api = createControlApi({ supervisor, token });
+    api = createControlApi({ supervisor, token, faultsEnabled: true });
     const url = await api.listen({ host: "127.0.0.1", port: 0 });
     dir = await mkdtemp(join(tmpdir(), "bwk-sup-"));
     const path = join(dir, "supervisor.json");
@@ -64,7 +64,7 @@ describe("supervisor control API", () => {
 
   it("rejects requests without the token, and bad fault bodies naming the field", async () => {
     supervisor = new Supervisor({ processes: [] });
-    api = createControlApi({ supervisor, token });
+    api = createControlApi({ supervisor, token, faultsEnabled: true });
     const anonymous = await api.inject({ method: "GET", url: "/status" });
     expect(anonymous.statusCode).toBe(401);
     expect(anonymous.headers["content-type"]).toContain("application/problem+json");
@@ -76,5 +76,22 @@ describe("supervisor control API", () => {
     });
     expect(bad.statusCode).toBe(400);
     expect(bad.json().errors[0].field).toBe("action");
+  });
+
+  it("refuses process faults unless fault mode is on, but still serves status", async () => {
+    supervisor = new Supervisor({ processes: [] });
+    api = createControlApi({ supervisor, token, faultsEnabled: false });
+    const headers = { authorization: `Bearer ${token}` };
+    expect((await api.inject({ method: "GET", url: "/status", headers })).json()).toMatchObject({
+      processes: [],
+    });
+    const refused = await api.inject({
+      method: "POST",
+      url: "/faults",
+      headers,
+      payload: { action: "kill", target: "x" },
+    });
+    expect(refused.statusCode).toBe(403);
+    expect(refused.json().type).toContain("chaos-disabled");
   });
 });

@@ -1,10 +1,10 @@
 import { afterEach, describe, expect, it } from "vitest";
+import { seededRandom } from "../../../src/platform/random/index.ts";
 import {
   isSupervisorError,
   type RestartReason,
   Supervisor,
   type SupervisorOptions,
-  seededRandom,
 } from "../../../src/platform/supervisor/index.ts";
 import { eventually } from "../../support/services.ts";
 import { alive, fixtureSpec, memoryLogger, procState } from "./helpers.ts";
