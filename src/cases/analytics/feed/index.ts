@@ -1,0 +1,23 @@
+export { decodeTrades, encodeTrades } from "./codec.ts";
+export { FeedError, type FeedErrorCode, isFeedError } from "./errors.ts";
+export { toEventBatch } from "./event-batch.ts";
+export {
+  type BurstOptions,
+  type DisorderOptions,
+  FeedGenerator,
+  type FeedOptions,
+  type FeedStats,
+} from "./generator.ts";
+export { Prng } from "./prng.ts";
+export {
+  ASSET_CLASSES,
+  type AssetClass,
+  batchOf,
+  createTradeBatch,
+  type Instrument,
+  type Trade,
+  type TradeBatch,
+  tradesOf,
+} from "./trade.ts";
+export { createUniverse, type Listing } from "./universe.ts";
+export { ZipfSampler } from "./zipf.ts";
