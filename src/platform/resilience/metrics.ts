@@ -17,9 +17,16 @@ export interface CollectedMetric {
   reset(): void;
 }
 
-/** The part of prom-client's `Registry` this module uses; pass a real Registry. */
+/**
+ * The part of prom-client's `Registry` this module uses; pass a real Registry. The parameter is typed
+ * `never` so that prom-client's own signature (which names its metric classes) fits without importing it.
+ */
 export interface MetricsRegistryLike {
-  registerMetric(metric: CollectedMetric): void;
+  registerMetric(metric: never): void;
+}
+
+export function register(registry: MetricsRegistryLike, metric: CollectedMetric): void {
+  (registry.registerMetric as (m: CollectedMetric) => void).call(registry, metric);
 }
 
 export function collectedMetric(

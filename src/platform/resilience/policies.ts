@@ -6,7 +6,7 @@ import type { ExecuteOptions } from "./call.ts";
 import type { DependencyPolicyConfig, ResilienceConfig } from "./config.ts";
 import { ResilienceConfigError } from "./errors.ts";
 import type { HedgePolicy } from "./hedge.ts";
-import { type CollectedMetric, collectedMetric, type MetricsRegistryLike } from "./metrics.ts";
+import { type CollectedMetric, collectedMetric, type MetricsRegistryLike, register } from "./metrics.ts";
 import type { Operation, Policy, Stage } from "./policy.ts";
 import type { RetryPolicy } from "./retry/retry.ts";
 import type { TimeoutPolicy } from "./timeout.ts";
@@ -89,7 +89,7 @@ export class ResiliencePolicies {
     this.#clock = options.clock ?? systemClock;
     this.#logger = options.logger;
     for (const name of Object.keys(config)) if (name !== "default") this.for(name);
-    if (options.registry) for (const m of this.#metrics()) options.registry.registerMetric(m);
+    if (options.registry) for (const m of this.#metrics()) register(options.registry, m);
   }
 
   /** Names of the dependencies built so far. */
