@@ -49,15 +49,20 @@ export async function runExperiment(
     rollbacks: [],
   };
 
-  const run = (activity: Activity, signal: AbortSignal, phase: RunPhase) =>
-    runActivity(substitute(activity, configuration), {
+  const run = async (activity: Activity, signal: AbortSignal, phase: RunPhase) => {
+    const resolved = substitute(activity, configuration);
+    const record = await runActivity(resolved, {
       signal,
       clock,
       functions: options.functions ?? {},
-    }).then((record) => {
-      options.onActivity?.(phase, record);
-      return record;
     });
+    if (phase === "hypothesis-before" || phase === "hypothesis-after") {
+      record.tolerance_met =
+        record.status === "succeeded" && withinTolerance(resolved.tolerance as Tolerance, record.output);
+    }
+    options.onActivity?.(phase, record);
+    return record;
+  };
 
   const hypothesis = async (phase: RunPhase): Promise<SteadyState | null> => {
     const probes = experiment["steady-state-hypothesis"]?.probes ?? [];
@@ -65,8 +70,6 @@ export async function runExperiment(
     const state: SteadyState = { steady_state_met: true, probes: [] };
     for (const probe of probes) {
       const record = await run(probe, interrupt, phase);
-      record.tolerance_met =
-        record.status === "succeeded" && withinTolerance(probe.tolerance as Tolerance, record.output);
       state.probes.push(record);
       if (!record.tolerance_met) {
         state.steady_state_met = false;
