@@ -17,10 +17,13 @@ export {
 } from "./errors.ts";
 export { defineEvent, type EventDefinition, EventRegistry } from "./event-registry.ts";
 export { HEADER } from "./headers.ts";
+export { type HandleOnceResult, Inbox } from "./inbox.ts";
 export { type BusOptions, createBus } from "./log-bus.ts";
 export { MemoryLogDriver } from "./memory/index.ts";
 export { deadLetterTopic, partitionOf } from "./naming.ts";
 export { type JetStreamDriver, type JetStreamDriverOptions, jetStreamDriver } from "./nats/index.ts";
+export { Outbox, type OutboxOptions } from "./outbox.ts";
+export { OutboxRelay, type OutboxRelayOptions } from "./outbox-relay.ts";
 export type {
   Backoff,
   Bus,

@@ -61,8 +61,8 @@ export class JetStreamPartitionReader implements PartitionReader {
     if (this.#closed) return;
     this.#closed = true;
     this.#flush();
+    // No await of closed(): it settles only once the iterator is drained, which the worker may be awaiting.
     this.#messages.stop();
-    await this.#messages.closed().catch(() => undefined);
   }
 
   #flush(): void {

@@ -1,0 +1,50 @@
+import type { Kysely, Transaction } from "kysely";
+import type { Store } from "../storage/index.ts";
+import { type Clock, systemClock } from "../time/index.ts";
+import type { MessagingTables } from "./embedded/schema.ts";
+import type { Message } from "./types.ts";
+
+export type HandleOnceResult<T> = { duplicate: true } | { duplicate: false; result: T };
+
+/**
+ * The idempotent consumer: the "processed" record and the handler's state change commit in one
+ * transaction, so a redelivered message finds its record and has no second effect. The record is written
+ * first: on Postgres a concurrent duplicate then waits on the key and skips once the first commits.
+ */
+// biome-ignore lint/suspicious/noExplicitAny: the effect sees the caller's own table types.
+export class Inbox<DB = any> {
+  readonly #store: Store;
+  readonly #clock: Clock;
+
+  constructor(store: Store, { clock = systemClock }: { clock?: Clock } = {}) {
+    this.#store = store;
+    this.#clock = clock;
+  }
+
+  async handleOnce<T>(
+    group: string,
+    message: Pick<Message, "id">,
+    effect: (trx: Transaction<DB>) => Promise<T>,
+  ): Promise<HandleOnceResult<T>> {
+    const db = this.#store.db as Kysely<MessagingTables>;
+    return db.transaction().execute(async (trx) => {
+      const claimed = await trx
+        .insertInto("messaging_inbox")
+        .values({ grp: group, msg_id: message.id, processed_at: this.#clock.now() })
+        .onConflict((oc) => oc.columns(["grp", "msg_id"]).doNothing())
+        .executeTakeFirst();
+      if (Number(claimed.numInsertedOrUpdatedRows ?? 0) === 0) return { duplicate: true } as const;
+      return { duplicate: false, result: await effect(trx as unknown as Transaction<DB>) } as const;
+    });
+  }
+
+  /** Forgets processed records older than `olderThanMs` (keep it above the longest redelivery horizon). */
+  async prune(olderThanMs: number): Promise<number> {
+    const db = this.#store.db as Kysely<MessagingTables>;
+    const result = await db
+      .deleteFrom("messaging_inbox")
+      .where("processed_at", "<", this.#clock.now() - olderThanMs)
+      .executeTakeFirst();
+    return Number(result.numDeletedRows);
+  }
+}
