@@ -176,6 +176,16 @@ export class InventoryRepository {
     return this.#settle(trx, orderId, "expired", now, now);
   }
 
+  /** Status of each reserved line of an order, read inside the caller's transaction. */
+  async statuses(trx: Db, orderId: string): Promise<string[]> {
+    const rows = await trx
+      .selectFrom("inv_reservations")
+      .select("status")
+      .where("order_id", "=", orderId)
+      .execute();
+    return rows.map((r) => r.status);
+  }
+
   async reservations(orderId?: string) {
     let q = this.#db.selectFrom("inv_reservations").selectAll();
     if (orderId) q = q.where("order_id", "=", orderId);

@@ -1,0 +1,55 @@
+import type { Logger } from "pino";
+import type { Registry } from "prom-client";
+import type { Bus, Inbox } from "../../platform/messaging/index.ts";
+import type { Store } from "../../platform/storage/index.ts";
+import type { Clock } from "../../platform/time/index.ts";
+import type { CommerceConfig } from "./config.ts";
+import type { EventsOut } from "./saga/events-out.ts";
+
+/** What every commerce service is built from. The composition root decides the adapters behind it. */
+export interface CommerceContext {
+  config: CommerceConfig;
+  store: Store;
+  bus: Bus;
+  inbox: Inbox;
+  events: EventsOut;
+  clock: Clock;
+  logger: Logger;
+  registry: Registry;
+  http: { host: string };
+  admin: { enabled: boolean; token?: string };
+}
+
+/** A commerce service: its HTTP side, plus the event consumers and sweepers that run beside it. */
+export interface Worker {
+  start(): void;
+  stop(): Promise<void>;
+}
+
+/** Runs `tick` every `intervalMs` on the context's clock until stopped; a failing tick is logged, not fatal. */
+export function sweeper(ctx: CommerceContext, name: string, tick: () => Promise<unknown>): Worker {
+  let timer: { cancel(): void } | undefined;
+  let running: Promise<unknown> | undefined;
+  let stopped = true;
+  const schedule = () => {
+    timer = ctx.clock.setTimeout(() => {
+      running = tick()
+        .catch((err) => ctx.logger.warn({ err, sweeper: name }, "sweep failed; will retry"))
+        .finally(() => {
+          if (!stopped) schedule();
+        });
+    }, ctx.config.sweepIntervalMs);
+  };
+  return {
+    start() {
+      if (!stopped) return;
+      stopped = false;
+      schedule();
+    },
+    async stop() {
+      stopped = true;
+      timer?.cancel();
+      await running;
+    },
+  };
+}

@@ -1,0 +1,205 @@
+import { type Static, Type } from "@sinclair/typebox";
+import type { Kysely } from "kysely";
+import { createService, HttpProblem, type Service } from "../../../platform/http/index.ts";
+import type { Subscription } from "../../../platform/messaging/index.ts";
+import { type CommerceContext, sweeper, type Worker } from "../context.ts";
+import {
+  OrderCancelled,
+  OrderCreated,
+  PaymentProcessed,
+  StockCommitFailed,
+  StockCommitted,
+  StockReservationFailed,
+  StockReserved,
+  TOPICS,
+} from "../events.ts";
+import { subscribeEvents } from "../saga/subscribe.ts";
+import { InventoryRepository } from "./inventory-repository.ts";
+import { type InventoryDb, inventoryMigrations } from "./migrations.ts";
+
+const Sku = Type.String({ pattern: "^[A-Za-z0-9_-]{1,64}$" });
+const ProductBody = Type.Object(
+  {
+    sku: Sku,
+    name: Type.String({ minLength: 1, maxLength: 200 }),
+    priceCents: Type.Integer({ minimum: 0, maximum: 100_000_000 }),
+    stock: Type.Integer({ minimum: 0, maximum: 1_000_000_000 }),
+  },
+  { additionalProperties: false },
+);
+const RestockBody = Type.Object(
+  { qty: Type.Integer({ minimum: 1, maximum: 1_000_000_000 }) },
+  { additionalProperties: false },
+);
+
+export interface InventoryService {
+  service: Service;
+  repository: InventoryRepository;
+  workers: Worker;
+}
+
+/** Stock and reservations: reserves on OrderCreated, commits on PaymentProcessed, releases on OrderCancelled. */
+export async function createInventoryService(ctx: CommerceContext): Promise<InventoryService> {
+  await ctx.store.migrate("inventory", inventoryMigrations);
+  const db = ctx.store.db as Kysely<InventoryDb>;
+  const repository = new InventoryRepository(db, {
+    atomicReservation: ctx.config.patterns.atomicReservation,
+  });
+  const service = createService({
+    name: "inventory",
+    logger: ctx.logger,
+    registry: ctx.registry,
+    http: { host: ctx.http.host, port: ctx.config.ports.inventory },
+    admin: ctx.admin,
+    shutdown: { readinessGraceMs: 0 },
+    readiness: { store: () => ctx.store.ping() },
+  });
+
+  service.app.get("/inventory/:sku", { schema: { params: Type.Object({ sku: Sku }) } }, async (request) => {
+    const stock = await repository.stock(request.params.sku);
+    if (!stock) throw new HttpProblem(404, "not-found", "No such product", request.params.sku);
+    return {
+      available: stock.available,
+      reserved: stock.reserved,
+      sold: stock.sold,
+      received: stock.received,
+    };
+  });
+  service.app.get("/products", async () => repository.products());
+  service.registerAdmin(async (admin) => {
+    admin.post("/products", { schema: { body: ProductBody } }, async (request, reply) => {
+      const body: Static<typeof ProductBody> = request.body as Static<typeof ProductBody>;
+      return reply.code(201).send(await repository.upsertProduct(body));
+    });
+    admin.post(
+      "/products/:sku/restock",
+      { schema: { params: Type.Object({ sku: Sku }), body: RestockBody } },
+      async (request) => {
+        const { sku } = request.params as { sku: string };
+        const stock = await repository.restock(sku, (request.body as Static<typeof RestockBody>).qty);
+        if (!stock) throw new HttpProblem(404, "not-found", "No such product", sku);
+        return stock;
+      },
+    );
+  });
+
+  const subscriptions: Subscription[] = [];
+  const expiry = sweeper(ctx, "reservation-expiry", async () => {
+    for (const orderId of await repository.expiredOrders(ctx.clock.now())) {
+      await db.transaction().execute((trx) => repository.expire(trx, orderId, ctx.clock.now()));
+    }
+  });
+
+  const workers: Worker = {
+    start() {
+      subscriptions.push(
+        subscribeEvents(ctx.bus, ctx.inbox, {
+          topic: TOPICS.orders,
+          group: "inventory",
+          handlers: {
+            [OrderCreated.type]: async (order, once) => {
+              const out = ctx.events.begin();
+              await once(async (trx) => {
+                const now = ctx.clock.now();
+                const result = await repository.reserve(
+                  trx,
+                  order.orderId,
+                  order.items,
+                  now,
+                  now + ctx.config.reservationTtlMs,
+                );
+                if (!result.ok) {
+                  await out.emit(
+                    trx,
+                    TOPICS.inventory,
+                    order.orderId,
+                    StockReservationFailed.create({
+                      orderId: order.orderId,
+                      reason: result.reason,
+                      sku: result.sku,
+                    }),
+                  );
+                  return;
+                }
+                const gone =
+                  result.alreadyReserved &&
+                  (await repository.statuses(trx, order.orderId)).find(
+                    (s) => s === "released" || s === "expired",
+                  );
+                if (gone) {
+                  // A re-drive of an order whose stock was already given back: it cannot go on.
+                  await out.emit(
+                    trx,
+                    TOPICS.inventory,
+                    order.orderId,
+                    StockReservationFailed.create({
+                      orderId: order.orderId,
+                      reason: `reservation-${gone}`,
+                      sku: result.items[0]?.sku ?? "",
+                    }),
+                  );
+                  return;
+                }
+                await out.emit(
+                  trx,
+                  TOPICS.inventory,
+                  order.orderId,
+                  StockReserved.create({
+                    orderId: order.orderId,
+                    items: result.items,
+                    totalCents: result.totalCents,
+                    paymentToken: order.paymentToken,
+                    expiresAt: now + ctx.config.reservationTtlMs,
+                  }),
+                );
+              });
+              await out.flush();
+            },
+            [OrderCancelled.type]: async (cancelled, once) => {
+              await once((trx) => repository.release(trx, cancelled.orderId, ctx.clock.now()));
+            },
+          },
+        }),
+        subscribeEvents(ctx.bus, ctx.inbox, {
+          topic: TOPICS.payments,
+          group: "inventory",
+          handlers: {
+            [PaymentProcessed.type]: async (paid, once) => {
+              const out = ctx.events.begin();
+              await once(async (trx) => {
+                const committed = await repository.confirm(trx, paid.orderId, ctx.clock.now());
+                const statuses = committed ? [] : await repository.statuses(trx, paid.orderId);
+                if (committed || (statuses.length > 0 && statuses.every((s) => s === "confirmed"))) {
+                  await out.emit(
+                    trx,
+                    TOPICS.inventory,
+                    paid.orderId,
+                    StockCommitted.create({ orderId: paid.orderId }),
+                  );
+                } else {
+                  const reason =
+                    statuses.length === 0
+                      ? "no-reservation"
+                      : `reservation-${statuses.find((s) => s !== "confirmed")}`;
+                  await out.emit(
+                    trx,
+                    TOPICS.inventory,
+                    paid.orderId,
+                    StockCommitFailed.create({ orderId: paid.orderId, reason }),
+                  );
+                }
+              });
+              await out.flush();
+            },
+          },
+        }),
+      );
+      expiry.start();
+    },
+    async stop() {
+      await expiry.stop();
+      await Promise.all(subscriptions.splice(0).map((s) => s.stop()));
+    },
+  };
+  return { service, repository, workers };
+}

@@ -1,0 +1,68 @@
+import type { Migration } from "../../../platform/storage/index.ts";
+
+export interface OrdersTable {
+  id: string;
+  customer_id: string;
+  /** PENDING, CONFIRMED or CANCELLED. */
+  status: string;
+  reason: string | null;
+  items: string;
+  total_cents: number | null;
+  /** none, captured, failed or refunded, as the order has heard from payment. */
+  payment_state: string;
+  charge_id: string | null;
+  payment_token: string;
+  created_at: number;
+  updated_at: number;
+  deadline_at: number;
+  redrives: number;
+}
+
+export interface OrderTimelineTable {
+  order_id: string;
+  step: string;
+  at: number;
+  detail: string | null;
+}
+
+export interface OrderDb {
+  ord_orders: OrdersTable;
+  ord_timeline: OrderTimelineTable;
+}
+
+export const orderMigrations: Migration[] = [
+  {
+    id: "001_orders",
+    async up(db) {
+      await db.schema
+        .createTable("ord_orders")
+        .addColumn("id", "varchar(64)", (c) => c.primaryKey())
+        .addColumn("customer_id", "varchar(64)", (c) => c.notNull())
+        .addColumn("status", "varchar(16)", (c) => c.notNull())
+        .addColumn("reason", "varchar(200)")
+        .addColumn("items", "text", (c) => c.notNull())
+        .addColumn("total_cents", "bigint")
+        .addColumn("payment_state", "varchar(16)", (c) => c.notNull())
+        .addColumn("charge_id", "varchar(64)")
+        .addColumn("payment_token", "varchar(80)", (c) => c.notNull())
+        .addColumn("created_at", "bigint", (c) => c.notNull())
+        .addColumn("updated_at", "bigint", (c) => c.notNull())
+        .addColumn("deadline_at", "bigint", (c) => c.notNull())
+        .addColumn("redrives", "integer", (c) => c.notNull().defaultTo(0))
+        .execute();
+      await db.schema
+        .createIndex("ord_orders_pending")
+        .on("ord_orders")
+        .columns(["status", "deadline_at"])
+        .execute();
+      await db.schema
+        .createTable("ord_timeline")
+        .addColumn("order_id", "varchar(64)", (c) => c.notNull())
+        .addColumn("step", "varchar(64)", (c) => c.notNull())
+        .addColumn("at", "bigint", (c) => c.notNull())
+        .addColumn("detail", "varchar(300)")
+        .addPrimaryKeyConstraint("ord_timeline_pk", ["order_id", "step"])
+        .execute();
+    },
+  },
+];

@@ -1,0 +1,189 @@
+import type { Kysely, Transaction } from "kysely";
+import type { LineItem } from "../inventory/index.ts";
+import type { OrderDb, OrdersTable } from "./migrations.ts";
+
+type Db = Kysely<OrderDb> | Transaction<OrderDb>;
+
+export type OrderStatus = "PENDING" | "CONFIRMED" | "CANCELLED";
+
+export interface OrderView {
+  orderId: string;
+  customerId: string;
+  status: OrderStatus;
+  reason: string | null;
+  items: LineItem[];
+  totalCents: number | null;
+  payment: { state: string; chargeId: string | null };
+  createdAt: string;
+  updatedAt: string;
+  timeline: Array<{ step: string; at: string; detail: string | null }>;
+}
+
+export interface NewOrder {
+  id: string;
+  customerId: string;
+  items: LineItem[];
+  paymentToken: string;
+  now: number;
+  deadlineAt: number;
+}
+
+/** Orders and their saga timelines. Status moves only out of PENDING, by conditional update. */
+export class OrderRepository {
+  readonly #db: Kysely<OrderDb>;
+  constructor(db: Kysely<OrderDb>) {
+    this.#db = db;
+  }
+
+  async insert(trx: Db, order: NewOrder): Promise<void> {
+    await trx
+      .insertInto("ord_orders")
+      .values({
+        id: order.id,
+        customer_id: order.customerId,
+        status: "PENDING",
+        reason: null,
+        items: JSON.stringify(order.items),
+        total_cents: null,
+        payment_state: "none",
+        charge_id: null,
+        payment_token: order.paymentToken,
+        created_at: order.now,
+        updated_at: order.now,
+        deadline_at: order.deadlineAt,
+        redrives: 0,
+      })
+      .execute();
+    await this.step(trx, order.id, "OrderCreated", order.now);
+  }
+
+  /** Records a saga step once (the first time it happens). */
+  async step(trx: Db, orderId: string, step: string, at: number, detail?: string): Promise<void> {
+    await trx
+      .insertInto("ord_timeline")
+      .values({ order_id: orderId, step, at, detail: detail ?? null })
+      .onConflict((oc) => oc.columns(["order_id", "step"]).doNothing())
+      .execute();
+  }
+
+  /** PENDING → CONFIRMED or CANCELLED. False when the order had already left PENDING. */
+  async finish(trx: Db, orderId: string, status: "CONFIRMED" | "CANCELLED", now: number, reason?: string) {
+    const result = await trx
+      .updateTable("ord_orders")
+      .set({ status, reason: reason ?? null, updated_at: now })
+      .where("id", "=", orderId)
+      .where("status", "=", "PENDING")
+      .executeTakeFirst();
+    const moved = Number(result.numUpdatedRows) === 1;
+    if (moved)
+      await this.step(
+        trx,
+        orderId,
+        status === "CONFIRMED" ? "OrderConfirmed" : "OrderCancelled",
+        now,
+        reason,
+      );
+    return moved;
+  }
+
+  async setTotal(trx: Db, orderId: string, totalCents: number, now: number): Promise<void> {
+    await trx
+      .updateTable("ord_orders")
+      .set({ total_cents: totalCents, updated_at: now })
+      .where("id", "=", orderId)
+      .execute();
+  }
+
+  async setPayment(
+    trx: Db,
+    orderId: string,
+    state: string,
+    chargeId: string | null,
+    now: number,
+  ): Promise<void> {
+    await trx
+      .updateTable("ord_orders")
+      .set({ payment_state: state, ...(chargeId ? { charge_id: chargeId } : {}), updated_at: now })
+      .where("id", "=", orderId)
+      .execute();
+  }
+
+  async get(orderId: string): Promise<OrderView | undefined> {
+    const row = await this.#db
+      .selectFrom("ord_orders")
+      .selectAll()
+      .where("id", "=", orderId)
+      .executeTakeFirst();
+    if (!row) return undefined;
+    const steps = await this.#db
+      .selectFrom("ord_timeline")
+      .selectAll()
+      .where("order_id", "=", orderId)
+      .orderBy("at")
+      .execute();
+    return toView(row, steps);
+  }
+
+  async raw(orderId: string, db: Db = this.#db): Promise<OrdersTable | undefined> {
+    return db.selectFrom("ord_orders").selectAll().where("id", "=", orderId).executeTakeFirst();
+  }
+
+  /** PENDING orders whose deadline passed, oldest first. */
+  async overdue(now: number, limit = 100): Promise<OrdersTable[]> {
+    return this.#db
+      .selectFrom("ord_orders")
+      .selectAll()
+      .where("status", "=", "PENDING")
+      .where("deadline_at", "<", now)
+      .orderBy("deadline_at")
+      .limit(limit)
+      .execute();
+  }
+
+  /** Pushes the deadline and counts a re-drive; false when another sweeper got there first. */
+  async redrive(trx: Db, order: OrdersTable, now: number, nextDeadline: number): Promise<boolean> {
+    const result = await trx
+      .updateTable("ord_orders")
+      .set({ redrives: order.redrives + 1, deadline_at: nextDeadline, updated_at: now })
+      .where("id", "=", order.id)
+      .where("status", "=", "PENDING")
+      .where("redrives", "=", order.redrives)
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows) === 1;
+  }
+
+  async all(): Promise<OrdersTable[]> {
+    return this.#db.selectFrom("ord_orders").selectAll().orderBy("created_at").execute();
+  }
+
+  async counts(): Promise<Record<string, number>> {
+    const rows = await this.#db
+      .selectFrom("ord_orders")
+      .select((eb) => ["status", eb.fn.countAll<number>().as("n")])
+      .groupBy("status")
+      .execute();
+    return Object.fromEntries(rows.map((r) => [r.status, Number(r.n)]));
+  }
+}
+
+function toView(
+  row: OrdersTable,
+  steps: Array<{ step: string; at: number; detail: string | null }>,
+): OrderView {
+  return {
+    orderId: row.id,
+    customerId: row.customer_id,
+    status: row.status as OrderStatus,
+    reason: row.reason,
+    items: JSON.parse(row.items) as LineItem[],
+    totalCents: row.total_cents === null ? null : Number(row.total_cents),
+    payment: { state: row.payment_state, chargeId: row.charge_id },
+    createdAt: new Date(Number(row.created_at)).toISOString(),
+    updatedAt: new Date(Number(row.updated_at)).toISOString(),
+    timeline: steps.map((s) => ({
+      step: s.step,
+      at: new Date(Number(s.at)).toISOString(),
+      detail: s.detail,
+    })),
+  };
+}

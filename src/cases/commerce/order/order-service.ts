@@ -1,0 +1,247 @@
+import { randomUUID } from "node:crypto";
+import { type Static, Type } from "@sinclair/typebox";
+import type { Kysely } from "kysely";
+import { createService, HttpProblem, type Service } from "../../../platform/http/index.ts";
+import {
+  type IdempotencyDb,
+  IdempotencyStore,
+  idempotencyMigrations,
+  registerIdempotency,
+  startIdempotencyReaper,
+} from "../../../platform/idempotency/index.ts";
+import type { Subscription } from "../../../platform/messaging/index.ts";
+import { type CommerceContext, sweeper, type Worker } from "../context.ts";
+import {
+  OrderCancelled,
+  OrderConfirmed,
+  OrderCreated,
+  PaymentFailed,
+  PaymentProcessed,
+  PaymentRefunded,
+  StockCommitFailed,
+  StockCommitted,
+  StockReservationFailed,
+  StockReserved,
+  TOPICS,
+} from "../events.ts";
+import type { PendingEvents } from "../saga/events-out.ts";
+import { subscribeEvents } from "../saga/subscribe.ts";
+import { type OrderDb, orderMigrations } from "./migrations.ts";
+import { OrderRepository } from "./order-repository.ts";
+
+export const OrderBody = Type.Object(
+  {
+    customerId: Type.String({ pattern: "^[A-Za-z0-9_-]{1,64}$" }),
+    items: Type.Array(
+      Type.Object(
+        {
+          sku: Type.String({ pattern: "^[A-Za-z0-9_-]{1,64}$" }),
+          qty: Type.Integer({ minimum: 1, maximum: 1000 }),
+        },
+        { additionalProperties: false },
+      ),
+      { minItems: 1, maxItems: 50 },
+    ),
+    payment: Type.Object(
+      // A token from the payment provider's client-side library: the card number never reaches us.
+      { token: Type.String({ pattern: "^tok_[A-Za-z0-9_]{1,64}$" }) },
+      { additionalProperties: false },
+    ),
+  },
+  { additionalProperties: false },
+);
+
+export interface OrderService {
+  service: Service;
+  repository: OrderRepository;
+  workers: Worker;
+}
+
+/** Takes orders (202 PENDING), follows the saga's events to CONFIRMED or CANCELLED, and re-drives stuck sagas. */
+export async function createOrderService(ctx: CommerceContext): Promise<OrderService> {
+  await ctx.store.migrate("order", orderMigrations);
+  await ctx.store.migrate("idempotency", idempotencyMigrations);
+  const db = ctx.store.db as Kysely<OrderDb>;
+  const repository = new OrderRepository(db);
+  const idempotency = new IdempotencyStore(ctx.store.db as Kysely<IdempotencyDb>, { clock: ctx.clock });
+  const service = createService({
+    name: "order",
+    logger: ctx.logger,
+    registry: ctx.registry,
+    http: { host: ctx.http.host, port: ctx.config.ports.order },
+    admin: ctx.admin,
+    shutdown: { readinessGraceMs: 0 },
+    readiness: { store: () => ctx.store.ping() },
+  });
+  registerIdempotency(service.app, {
+    store: idempotency,
+    enabled: ctx.config.patterns.idempotency,
+    scope: "order",
+  });
+
+  service.app.post(
+    "/orders",
+    { schema: { body: OrderBody }, config: { idempotency: true } },
+    async (request, reply) => {
+      const body: Static<typeof OrderBody> = request.body;
+      const orderId = randomUUID();
+      const now = ctx.clock.now();
+      const answer = { orderId, status: "PENDING" as const };
+      const out = ctx.events.begin();
+      await db.transaction().execute(async (trx) => {
+        await repository.insert(trx, {
+          id: orderId,
+          customerId: body.customerId,
+          items: body.items,
+          paymentToken: body.payment.token,
+          now,
+          deadlineAt: now + ctx.config.sagaDeadlineMs,
+        });
+        await out.emit(
+          trx,
+          TOPICS.orders,
+          orderId,
+          OrderCreated.create({
+            orderId,
+            customerId: body.customerId,
+            items: body.items,
+            paymentToken: body.payment.token,
+            redrive: 0,
+          }),
+        );
+        await request.idempotency?.finishWith(trx as unknown as Kysely<IdempotencyDb>, 202, answer);
+      });
+      await out.flush();
+      return reply.code(202).header("location", `/orders/${orderId}`).send(answer);
+    },
+  );
+
+  service.app.get(
+    "/orders/:id",
+    { schema: { params: Type.Object({ id: Type.String({ maxLength: 64 }) }) } },
+    async (request) => {
+      const order = await repository.get(request.params.id);
+      if (!order) throw new HttpProblem(404, "not-found", "No such order", request.params.id);
+      return order;
+    },
+  );
+
+  const cancel = async (out: PendingEvents, trx: Kysely<OrderDb>, orderId: string, reason: string) => {
+    if (await repository.finish(trx, orderId, "CANCELLED", ctx.clock.now(), reason)) {
+      await out.emit(trx, TOPICS.orders, orderId, OrderCancelled.create({ orderId, reason }));
+    }
+  };
+
+  const stuck = sweeper(ctx, "saga-timeout", async () => {
+    const now = ctx.clock.now();
+    for (const order of await repository.overdue(now)) {
+      const out = ctx.events.begin();
+      await db.transaction().execute(async (trx) => {
+        // Paid orders are always driven forward; unpaid ones get a few re-drives, then are cancelled.
+        if (order.payment_state === "captured" || order.redrives < ctx.config.maxRedrives) {
+          if (await repository.redrive(trx, order, now, now + ctx.config.sagaDeadlineMs)) {
+            await repository.step(trx, order.id, `Redrive${order.redrives + 1}`, now);
+            const items = JSON.parse(order.items);
+            await out.emit(
+              trx,
+              TOPICS.orders,
+              order.id,
+              OrderCreated.create({
+                orderId: order.id,
+                customerId: order.customer_id,
+                items,
+                paymentToken: order.payment_token,
+                redrive: order.redrives + 1,
+              }),
+            );
+          }
+        } else {
+          await cancel(out, trx, order.id, "saga-timeout");
+        }
+      });
+      await out.flush();
+    }
+  });
+  const reaper = { stop: () => {} };
+
+  const subscriptions: Subscription[] = [];
+  const react =
+    (
+      fn: (
+        trx: Kysely<OrderDb>,
+        payload: { orderId: string } & Record<string, unknown>,
+        out: PendingEvents,
+      ) => Promise<void>,
+    ) =>
+    async (
+      payload: { orderId: string } & Record<string, unknown>,
+      once: import("../saga/subscribe.ts").Once,
+    ) => {
+      const out = ctx.events.begin();
+      await once((trx) => fn(trx as unknown as Kysely<OrderDb>, payload, out));
+      await out.flush();
+    };
+
+  const workers: Worker = {
+    start() {
+      subscriptions.push(
+        subscribeEvents(ctx.bus, ctx.inbox, {
+          topic: TOPICS.inventory,
+          group: "order",
+          handlers: {
+            [StockReserved.type]: react(async (trx, e) => {
+              await repository.setTotal(trx, e.orderId, e.totalCents as number, ctx.clock.now());
+              await repository.step(trx, e.orderId, "StockReserved", ctx.clock.now());
+            }),
+            [StockReservationFailed.type]: react(async (trx, e, out) => {
+              await repository.step(
+                trx,
+                e.orderId,
+                "StockReservationFailed",
+                ctx.clock.now(),
+                String(e.reason),
+              );
+              await cancel(out, trx, e.orderId, `out-of-stock:${e.sku}`);
+            }),
+            [StockCommitted.type]: react(async (trx, e, out) => {
+              if (await repository.finish(trx, e.orderId, "CONFIRMED", ctx.clock.now())) {
+                await out.emit(trx, TOPICS.orders, e.orderId, OrderConfirmed.create({ orderId: e.orderId }));
+              }
+            }),
+            [StockCommitFailed.type]: react(async (trx, e) => {
+              await repository.step(trx, e.orderId, "StockCommitFailed", ctx.clock.now(), String(e.reason));
+            }),
+          },
+        }),
+        subscribeEvents(ctx.bus, ctx.inbox, {
+          topic: TOPICS.payments,
+          group: "order",
+          handlers: {
+            [PaymentProcessed.type]: react(async (trx, e) => {
+              await repository.setPayment(trx, e.orderId, "captured", e.chargeId as string, ctx.clock.now());
+              await repository.step(trx, e.orderId, "PaymentProcessed", ctx.clock.now());
+            }),
+            [PaymentFailed.type]: react(async (trx, e, out) => {
+              await repository.setPayment(trx, e.orderId, "failed", null, ctx.clock.now());
+              await repository.step(trx, e.orderId, "PaymentFailed", ctx.clock.now(), String(e.reason));
+              await cancel(out, trx, e.orderId, `payment-failed:${e.reason}`);
+            }),
+            [PaymentRefunded.type]: react(async (trx, e, out) => {
+              await repository.setPayment(trx, e.orderId, "refunded", e.chargeId as string, ctx.clock.now());
+              await repository.step(trx, e.orderId, "PaymentRefunded", ctx.clock.now(), String(e.reason));
+              await cancel(out, trx, e.orderId, `refunded:${e.reason}`);
+            }),
+          },
+        }),
+      );
+      stuck.start();
+      reaper.stop = startIdempotencyReaper(idempotency, { clock: ctx.clock, logger: ctx.logger });
+    },
+    async stop() {
+      reaper.stop();
+      await stuck.stop();
+      await Promise.all(subscriptions.splice(0).map((s) => s.stop()));
+    },
+  };
+  return { service, repository, workers };
+}

@@ -1,0 +1,71 @@
+import type { Kysely, Transaction } from "kysely";
+import type { PaymentDb, PaymentsTable } from "./migrations.ts";
+
+type Db = Kysely<PaymentDb> | Transaction<PaymentDb>;
+
+/** One payment per order. Status changes are conditional updates, so racing handlers cannot both win. */
+export class PaymentRepository {
+  readonly #db: Kysely<PaymentDb>;
+  constructor(db: Kysely<PaymentDb>) {
+    this.#db = db;
+  }
+
+  async get(orderId: string, db: Db = this.#db): Promise<PaymentsTable | undefined> {
+    return db.selectFrom("pay_payments").selectAll().where("order_id", "=", orderId).executeTakeFirst();
+  }
+
+  /** Creates the payment in `status` unless one exists; returns the row as it now stands. */
+  async open(
+    orderId: string,
+    amountCents: number,
+    status: "charging" | "abandoned",
+    now: number,
+  ): Promise<PaymentsTable> {
+    await this.#db
+      .insertInto("pay_payments")
+      .values({
+        order_id: orderId,
+        amount_cents: amountCents,
+        status,
+        charge_id: null,
+        refund_id: null,
+        reason: null,
+        attempts: 0,
+        created_at: now,
+        updated_at: now,
+      })
+      .onConflict((oc) => oc.column("order_id").doNothing())
+      .execute();
+    return (await this.get(orderId))!;
+  }
+
+  /** Moves the payment from one of `from` to `to`; false if it was in none of them. */
+  async move(
+    trx: Db,
+    orderId: string,
+    from: string[],
+    to: string,
+    now: number,
+    fields: Partial<Pick<PaymentsTable, "charge_id" | "refund_id" | "reason">> = {},
+  ): Promise<boolean> {
+    const result = await trx
+      .updateTable("pay_payments")
+      .set({ status: to, updated_at: now, ...fields })
+      .where("order_id", "=", orderId)
+      .where("status", "in", from)
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows) === 1;
+  }
+
+  async countAttempt(orderId: string): Promise<void> {
+    await this.#db
+      .updateTable("pay_payments")
+      .set((eb) => ({ attempts: eb("attempts", "+", 1) }))
+      .where("order_id", "=", orderId)
+      .execute();
+  }
+
+  async all(): Promise<PaymentsTable[]> {
+    return this.#db.selectFrom("pay_payments").selectAll().orderBy("created_at").execute();
+  }
+}

@@ -1,0 +1,253 @@
+import { Type } from "@sinclair/typebox";
+import type { Kysely } from "kysely";
+import { createService, HttpProblem, type Service } from "../../../platform/http/index.ts";
+import type { Subscription } from "../../../platform/messaging/index.ts";
+import type { CommerceContext, Worker } from "../context.ts";
+import {
+  OrderCancelled,
+  PaymentFailed,
+  PaymentProcessed,
+  PaymentRefunded,
+  StockCommitFailed,
+  StockReserved,
+  TOPICS,
+} from "../events.ts";
+import type { Once } from "../saga/subscribe.ts";
+import { subscribeEvents } from "../saga/subscribe.ts";
+import {
+  AmbiguousOutcomeError,
+  type ChargeOutcome,
+  type GatewayClient,
+  GatewayUnavailableError,
+} from "./gateway-client.ts";
+import { type PaymentDb, paymentMigrations } from "./migrations.ts";
+import { PaymentRepository } from "./payment-repository.ts";
+
+export interface PaymentService {
+  service: Service;
+  repository: PaymentRepository;
+  workers: Worker;
+}
+
+/**
+ * Charges on StockReserved, refunds on StockCommitFailed or OrderCancelled. Gateway calls happen outside
+ * database transactions: the payment row records where the order stands, so a redelivery resumes it.
+ */
+export async function createPaymentService(
+  ctx: CommerceContext,
+  gateway: GatewayClient,
+): Promise<PaymentService> {
+  await ctx.store.migrate("payment", paymentMigrations);
+  const repository = new PaymentRepository(ctx.store.db as Kysely<PaymentDb>);
+  const { patterns } = ctx.config;
+  const service = createService({
+    name: "payment",
+    logger: ctx.logger,
+    registry: ctx.registry,
+    http: { host: ctx.http.host, port: ctx.config.ports.payment },
+    admin: ctx.admin,
+    shutdown: { readinessGraceMs: 0 },
+    readiness: { store: () => ctx.store.ping() },
+  });
+  service.app.get(
+    "/payments/:orderId",
+    { schema: { params: Type.Object({ orderId: Type.String({ maxLength: 64 }) }) } },
+    async (request) => {
+      const payment = await repository.get(request.params.orderId);
+      if (!payment) throw new HttpProblem(404, "not-found", "No payment for that order");
+      return {
+        orderId: payment.order_id,
+        status: payment.status,
+        amountCents: Number(payment.amount_cents),
+        chargeId: payment.charge_id,
+        refundId: payment.refund_id,
+        reason: payment.reason,
+        attempts: payment.attempts,
+      };
+    },
+  );
+
+  async function decide(
+    orderId: string,
+    amountCents: number,
+    token: string,
+  ): Promise<ChargeOutcome | { kind: "failed"; reason: string }> {
+    try {
+      await repository.countAttempt(orderId);
+      return await gateway.charge(orderId, amountCents, token);
+    } catch (err) {
+      if (err instanceof AmbiguousOutcomeError && patterns.reconciliation && patterns.idempotency) {
+        // Never charge blindly again: ask the gateway what happened to this order's key.
+        const found = await gateway.reconcile(orderId);
+        if (found) return found;
+      }
+      // Without retries the "before" architecture gives up on the first failure and cancels the order.
+      if (!patterns.retries) return { kind: "failed", reason: reasonOf(err) };
+      if (err instanceof AmbiguousOutcomeError && !patterns.reconciliation)
+        return { kind: "failed", reason: reasonOf(err) };
+      throw err; // nack: the bus redelivers with backoff, and the same key keeps it safe
+    }
+  }
+
+  async function refund(orderId: string, reason: string, once: Once): Promise<void> {
+    const payment = await repository.get(orderId);
+    if (!payment?.charge_id || (payment.status !== "captured" && payment.status !== "abandoned")) {
+      await once(async () => {});
+      return;
+    }
+    const refunded = await gateway.refund(orderId, payment.charge_id);
+    const out = ctx.events.begin();
+    await once(async (trx) => {
+      const moved = await repository.move(
+        trx,
+        orderId,
+        ["captured", "abandoned"],
+        "refunded",
+        ctx.clock.now(),
+        {
+          refund_id: refunded.refundId,
+          reason,
+        },
+      );
+      if (moved) {
+        await out.emit(
+          trx,
+          TOPICS.payments,
+          orderId,
+          PaymentRefunded.create({
+            orderId,
+            chargeId: payment.charge_id!,
+            amountCents: refunded.amountCents,
+            reason,
+          }),
+        );
+      }
+    });
+    await out.flush();
+  }
+
+  const subscriptions: Subscription[] = [];
+  const workers: Worker = {
+    start() {
+      subscriptions.push(
+        subscribeEvents(ctx.bus, ctx.inbox, {
+          topic: TOPICS.inventory,
+          group: "payment",
+          handlers: {
+            [StockReserved.type]: async (reserved, once) => {
+              const { orderId } = reserved;
+              const payment = await repository.open(
+                orderId,
+                reserved.totalCents,
+                "charging",
+                ctx.clock.now(),
+              );
+              const out = ctx.events.begin();
+              if (payment.status !== "charging") {
+                // A re-drive: say again what already happened, so the saga moves on.
+                await once(async (trx) => {
+                  if (payment.status === "captured") {
+                    await out.emit(
+                      trx,
+                      TOPICS.payments,
+                      orderId,
+                      PaymentProcessed.create({
+                        orderId,
+                        chargeId: payment.charge_id!,
+                        amountCents: Number(payment.amount_cents),
+                      }),
+                    );
+                  } else if (payment.status === "failed") {
+                    await out.emit(
+                      trx,
+                      TOPICS.payments,
+                      orderId,
+                      PaymentFailed.create({ orderId, reason: payment.reason ?? "failed", retryable: false }),
+                    );
+                  }
+                });
+                await out.flush();
+                return;
+              }
+              const outcome = await decide(orderId, reserved.totalCents, reserved.paymentToken);
+              let refundAfter = false;
+              await once(async (trx) => {
+                const now = ctx.clock.now();
+                if (outcome.kind === "captured") {
+                  if (
+                    await repository.move(trx, orderId, ["charging"], "captured", now, {
+                      charge_id: outcome.chargeId,
+                    })
+                  ) {
+                    await out.emit(
+                      trx,
+                      TOPICS.payments,
+                      orderId,
+                      PaymentProcessed.create({
+                        orderId,
+                        chargeId: outcome.chargeId,
+                        amountCents: outcome.amountCents,
+                      }),
+                    );
+                  } else {
+                    // The order was cancelled while we charged: keep the charge on record and give it back.
+                    await repository.move(trx, orderId, ["abandoned"], "abandoned", now, {
+                      charge_id: outcome.chargeId,
+                    });
+                    refundAfter = true;
+                  }
+                  return;
+                }
+                const reason = outcome.reason;
+                if (await repository.move(trx, orderId, ["charging"], "failed", now, { reason })) {
+                  await out.emit(
+                    trx,
+                    TOPICS.payments,
+                    orderId,
+                    PaymentFailed.create({ orderId, reason, retryable: false }),
+                  );
+                }
+              });
+              await out.flush();
+              if (refundAfter)
+                await refund(orderId, "order-cancelled", async (effect) => {
+                  await ctx.store.db.transaction().execute(effect);
+                  return { duplicate: false };
+                });
+            },
+            [StockCommitFailed.type]: async (failed, once) =>
+              refund(failed.orderId, `stock-${failed.reason}`, once),
+          },
+        }),
+        subscribeEvents(ctx.bus, ctx.inbox, {
+          topic: TOPICS.orders,
+          group: "payment",
+          handlers: {
+            [OrderCancelled.type]: async (cancelled, once) => {
+              const payment = await repository.open(cancelled.orderId, 0, "abandoned", ctx.clock.now());
+              if (payment.status === "charging") {
+                await once((trx) =>
+                  repository.move(trx, cancelled.orderId, ["charging"], "abandoned", ctx.clock.now(), {
+                    reason: cancelled.reason,
+                  }),
+                );
+                return;
+              }
+              await refund(cancelled.orderId, `order-cancelled:${cancelled.reason}`, once);
+            },
+          },
+        }),
+      );
+    },
+    async stop() {
+      await Promise.all(subscriptions.splice(0).map((s) => s.stop()));
+    },
+  };
+  return { service, repository, workers };
+}
+
+function reasonOf(err: unknown): string {
+  if (err instanceof AmbiguousOutcomeError) return "gateway-no-answer";
+  if (err instanceof GatewayUnavailableError) return "gateway-unavailable";
+  return (err as { code?: string }).code ?? "gateway-error";
+}

@@ -1,0 +1,39 @@
+import type { Kysely, Transaction } from "kysely";
+import type { Bus, EventInput, Outbox } from "../../../platform/messaging/index.ts";
+
+// biome-ignore lint/suspicious/noExplicitAny: units of work span the tables of whichever service runs them.
+type AnyTrx = Transaction<any> | Kysely<any>;
+
+/** Collects the events of one unit of work and gets them out, the way the `outbox` switch says. */
+export interface PendingEvents {
+  emit(trx: AnyTrx, topic: string, key: string, event: EventInput): Promise<void>;
+  /** Call after the transaction committed. */
+  flush(): Promise<void>;
+}
+
+export interface EventsOut {
+  begin(): PendingEvents;
+}
+
+/**
+ * outbox on: the event row commits with the state change, and the relay publishes it (nothing lost).
+ * outbox off (the "before" architecture): publish after commit, so a crash in between loses the event.
+ */
+export function eventsOut(options: { outbox: Outbox; bus: Bus; useOutbox: boolean }): EventsOut {
+  const { outbox, bus, useOutbox } = options;
+  return {
+    begin() {
+      const buffered: Array<{ topic: string; key: string; event: EventInput }> = [];
+      return {
+        async emit(trx, topic, key, event) {
+          if (useOutbox) await outbox.enqueue(trx, { topic, key, event });
+          else buffered.push({ topic, key, event });
+        },
+        async flush() {
+          if (buffered.length === 0) return;
+          await bus.publishBatch(buffered.splice(0));
+        },
+      };
+    },
+  };
+}

@@ -1,0 +1,160 @@
+import type { Logger } from "pino";
+import type { Registry } from "prom-client";
+import {
+  type Bus,
+  type EmbeddedLogDriver,
+  Inbox,
+  Outbox,
+  OutboxRelay,
+} from "../../platform/messaging/index.ts";
+import { type DependencyPolicyConfig, ResiliencePolicies } from "../../platform/resilience/index.ts";
+import type { Store } from "../../platform/storage/index.ts";
+import { type Clock, systemClock } from "../../platform/time/index.ts";
+import type { CommerceConfig } from "./config.ts";
+import type { CommerceContext } from "./context.ts";
+import { commerceEventRegistry, PARTITIONS, TOPICS } from "./events.ts";
+import { createGatewayService, type GatewayService } from "./gateway/index.ts";
+import { createInventoryService, type InventoryService } from "./inventory/inventory-service.ts";
+import { createOrderService, type OrderService } from "./order/order-service.ts";
+import { GatewayClient } from "./payment/gateway-client.ts";
+import { createPaymentService, type PaymentService } from "./payment/payment-service.ts";
+import { eventsOut } from "./saga/events-out.ts";
+
+export interface CommerceDeps {
+  config: CommerceConfig;
+  /** The merchant's database (orders, stock, payments, outbox, inbox). */
+  store: Store;
+  /** The simulated payment provider's own database: its ledger is the ground truth. */
+  gatewayStore: Store;
+  bus: Bus;
+  /** When the bus is the embedded log in `store`, the relay moves outbox rows into it in one transaction. */
+  sameStoreLog?: EmbeddedLogDriver;
+  logger: Logger;
+  registry: Registry;
+  clock?: Clock;
+  host?: string;
+  admin?: { enabled: boolean; token?: string };
+}
+
+export interface Commerce {
+  order: OrderService;
+  inventory: InventoryService;
+  payment: PaymentService;
+  gateway: GatewayService;
+  relay: OutboxRelay;
+  policies: ResiliencePolicies;
+  /** Base URL of each service once listening. */
+  urls: Record<string, string>;
+  listen(): Promise<Record<string, string>>;
+  stop(): Promise<void>;
+}
+
+export const DEMO_CATALOG = [
+  { sku: "KEYBOARD-01", name: "Mechanical keyboard", priceCents: 8_999, stock: 50 },
+  { sku: "MOUSE-01", name: "Wireless mouse", priceCents: 2_999, stock: 100 },
+  { sku: "MONITOR-27", name: "27-inch monitor", priceCents: 27_900, stock: 20 },
+  { sku: "CONSOLE-PS5", name: "Game console (Black Friday deal)", priceCents: 39_900, stock: 5 },
+];
+
+/** The payment-gateway stack: retry with full jitter, a breaker and a per-attempt timeout. */
+export function gatewayPolicyConfig(config: CommerceConfig): DependencyPolicyConfig {
+  return {
+    retry: config.patterns.retries
+      ? { maxAttempts: 4, backoff: "full-jitter", initialMs: 50, capMs: 1_000, respectRetryAfter: true }
+      : false,
+    breaker: {
+      window: { kind: "count", size: 20, failureRate: 0.5, minimumCalls: 10 },
+      openMs: 2_000,
+      halfOpenProbes: 2,
+    },
+    timeout: { ms: config.gatewayTimeoutMs },
+  };
+}
+
+/** Builds the commerce case: gateway simulator, order, inventory and payment services, and the outbox relay. */
+export async function createCommerce(deps: CommerceDeps): Promise<Commerce> {
+  const { config } = deps;
+  const clock = deps.clock ?? systemClock;
+  const admin = deps.admin ?? { enabled: false };
+  const host = deps.host ?? "127.0.0.1";
+  for (const name of Object.values(TOPICS)) await deps.bus.declareTopic({ name, partitions: PARTITIONS });
+  await Outbox.migrate(deps.store);
+  const outbox = new Outbox({ registry: commerceEventRegistry(), clock });
+  const ctx: CommerceContext = {
+    config,
+    store: deps.store,
+    bus: deps.bus,
+    inbox: new Inbox(deps.store, { clock }),
+    events: eventsOut({ outbox, bus: deps.bus, useOutbox: config.patterns.outbox }),
+    clock,
+    logger: deps.logger,
+    registry: deps.registry,
+    http: { host },
+    admin,
+  };
+  const policies = new ResiliencePolicies(
+    { "payment-gateway": gatewayPolicyConfig(config) },
+    { registry: deps.registry, logger: deps.logger, clock },
+  );
+  const gateway = await createGatewayService({
+    store: deps.gatewayStore,
+    logger: deps.logger,
+    registry: deps.registry,
+    http: { host, port: config.ports.gateway },
+    admin,
+    faults: config.gatewayFaults,
+    clock,
+  });
+  const urls: Record<string, string> = {};
+  const client = new GatewayClient({
+    get baseUrl() {
+      return config.gatewayUrl ?? urls.gateway ?? "http://127.0.0.1:0";
+    },
+    policy: policies.for("payment-gateway"),
+    idempotency: config.patterns.idempotency,
+    reconciliation: config.patterns.reconciliation,
+    timeoutMs: config.gatewayTimeoutMs,
+  });
+  const order = await createOrderService(ctx);
+  const inventory = await createInventoryService(ctx);
+  const payment = await createPaymentService(ctx, client);
+  const relay = new OutboxRelay({
+    store: deps.store,
+    bus: deps.bus,
+    ...(deps.sameStoreLog ? { sameStoreLog: deps.sameStoreLog } : {}),
+    clock,
+    onError: (err) => deps.logger.warn({ err }, "outbox relay failed; will retry"),
+  });
+  if (config.demoCatalog && (await inventory.repository.products()).length === 0) {
+    for (const product of DEMO_CATALOG) await inventory.repository.upsertProduct(product);
+  }
+  const workers = [order.workers, inventory.workers, payment.workers];
+  let stopping: Promise<void> | undefined;
+  return {
+    order,
+    inventory,
+    payment,
+    gateway,
+    relay,
+    policies,
+    urls,
+    async listen() {
+      urls.gateway = await gateway.listen();
+      urls.inventory = await inventory.service.listen();
+      urls.payment = await payment.service.listen();
+      urls.order = await order.service.listen();
+      relay.start();
+      for (const w of workers) w.start();
+      return urls;
+    },
+    stop() {
+      stopping ??= (async () => {
+        await Promise.all([order.service, inventory.service, payment.service].map((s) => s.stop()));
+        await Promise.all(workers.map((w) => w.stop()));
+        await relay.stop();
+        await gateway.stop();
+      })();
+      return stopping;
+    },
+  };
+}
