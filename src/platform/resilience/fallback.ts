@@ -21,8 +21,9 @@ export class FallbackPolicy extends StagePolicy {
 
   run<T>(fn: Operation<T>, call: Call, next: Next): Promise<T> {
     this.calls++;
-    return next.run(fn, call).then(undefined, (e) => {
-      if (!this.#when(e)) throw e;
+    const inner = next.run(fn, call);
+    return inner.then(undefined, (e) => {
+      if (!this.#when(e)) return inner;
       this.fallbacks++;
       return this.#handler(e, call) as T;
     });

@@ -60,3 +60,16 @@ export class NoopPolicy extends StagePolicy {
 }
 
 export const noop: Policy = new NoopPolicy();
+
+const ignore = () => {};
+
+/**
+ * A rejected promise made once and marked handled, for fail-fast paths. Returning it costs nothing:
+ * `Promise.reject()` per call would cost microseconds in Node's unhandled-rejection bookkeeping, since
+ * the caller can only attach its handler after the promise is already rejected.
+ */
+export function preRejected(error: unknown): Promise<never> {
+  const p = Promise.reject(error);
+  p.catch(ignore);
+  return p;
+}

@@ -2,15 +2,16 @@ import { type Clock, systemClock } from "../time/index.ts";
 import { Call, type DeadlineSource } from "./call.ts";
 import { TimeoutError } from "./errors.ts";
 import { Listeners } from "./listeners.ts";
-import { type Next, type Operation, StagePolicy } from "./policy.ts";
+import { type Next, type Operation, preRejected, StagePolicy } from "./policy.ts";
 import { TimerWheel, type WheelEntry } from "./timer-wheel.ts";
 
 export interface TimeoutOptions {
   /** Per-attempt budget in milliseconds. A call inheriting a tighter deadline gets what is left of it. */
   ms: number;
   /**
-   * "cooperative" (default, as in Polly v8) aborts the signal at the deadline and lets the callee settle,
-   * mapping its rejection to a TimeoutError. "aggressive" rejects at the deadline even if the callee
+   * "cooperative" (default, as in Polly v8 and cockatiel) aborts the signal at the deadline and passes
+   * the callee's outcome through; a callee that honours its signal rejects with `signal.reason`, the
+   * TimeoutError. "aggressive" rejects at the deadline even if the callee
    * ignores its signal; it costs a deferred promise per call (about 40 ns more).
    */
   strategy?: "aggressive" | "cooperative";
@@ -40,6 +41,14 @@ class TimedCall extends Call implements WheelEntry, DeadlineSource {
     this.timer = this;
   }
 
+  readonly finish = (): void => {
+    this.done = true;
+  };
+  readonly fail = (): void => {
+    this.done = true;
+    this.policy.failures++;
+  };
+
   expiresAt(): number {
     return this.policy.wheel.deadlineOf(this);
   }
@@ -67,6 +76,7 @@ export class TimeoutPolicy extends StagePolicy {
   readonly wheel: TimerWheel;
   /** Preallocated and stackless: a timeout is an outcome, not a bug. */
   readonly error: TimeoutError;
+  readonly #rejection: Promise<never>;
   readonly onTimeout = new Listeners<TimeoutError>();
   calls = 0;
   timeouts = 0;
@@ -81,6 +91,7 @@ export class TimeoutPolicy extends StagePolicy {
     this.clock = options.clock ?? systemClock;
     this.wheel = options.wheel ?? TimerWheel.of(this.clock);
     this.error = new TimeoutError(this.name, this.ms);
+    this.#rejection = preRejected(this.error);
   }
 
   run<T>(fn: Operation<T>, call: Call, next: Next): Promise<T> {
@@ -91,7 +102,7 @@ export class TimeoutPolicy extends StagePolicy {
       if (left <= 0) {
         this.timeouts++;
         this.failures++;
-        return Promise.reject(this.error);
+        return this.#rejection;
       }
       if (left < ms) ms = left;
     }
@@ -99,17 +110,10 @@ export class TimeoutPolicy extends StagePolicy {
     this.wheel.add(attempt);
     const inner = next.run(fn, attempt);
     if (this.strategy === "cooperative") {
-      return inner.then(
-        (v) => {
-          attempt.done = true;
-          return v;
-        },
-        (e) => {
-          attempt.done = true;
-          this.failures++;
-          throw attempt.timedOut ? this.error : e;
-        },
-      );
+      // Observe and pass the outcome through (as cockatiel's and Polly's cooperative timeouts do): no
+      // hop, no rethrow. A callee honouring its signal rejects with `signal.reason`, the TimeoutError.
+      inner.then(attempt.finish, attempt.fail);
+      return inner;
     }
     return new Promise<T>((resolve, reject) => {
       attempt.reject = reject;
@@ -119,8 +123,7 @@ export class TimeoutPolicy extends StagePolicy {
           resolve(v);
         },
         (e) => {
-          attempt.done = true;
-          this.failures++;
+          attempt.fail();
           reject(e);
         },
       );

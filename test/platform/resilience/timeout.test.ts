@@ -4,7 +4,7 @@ import { FakeClock } from "../../../src/platform/time/index.ts";
 import { deferred, flush, track } from "./helpers.ts";
 
 describe("timeout", () => {
-  it("aborts the callee's signal at the deadline and rejects with a TimeoutError (cooperative)", async () => {
+  it("aborts the callee's signal at the deadline; a callee honouring it rejects with the TimeoutError", async () => {
     const clock = new FakeClock();
     const policy = timeout(100, { clock, name: "payments" });
     let signal: AbortSignal | undefined;
@@ -13,7 +13,7 @@ describe("timeout", () => {
         (ctx) =>
           new Promise((_, reject) => {
             signal = ctx.signal;
-            ctx.signal.addEventListener("abort", () => reject(new Error("aborted by callee")));
+            ctx.signal.addEventListener("abort", () => reject(ctx.signal.reason));
           }),
       ),
     );
@@ -26,6 +26,23 @@ describe("timeout", () => {
     expect(isTimeoutError(result.error)).toBe(true);
     expect((result.error as { code: string }).code).toBe("BWK_ERR_RESILIENCE_TIMEOUT");
     expect(signal?.aborted).toBe(true);
+    expect(policy.timeouts).toBe(1);
+  });
+
+  it("passes a cooperative callee's own outcome through, as cockatiel and Polly do", async () => {
+    const clock = new FakeClock();
+    const policy = timeout(10, { clock });
+    const result = track(
+      policy.execute(
+        (ctx) =>
+          new Promise((_, reject) =>
+            ctx.signal.addEventListener("abort", () => reject(new Error("client aborted"))),
+          ),
+      ),
+    );
+    await clock.advance(30);
+    await flush();
+    expect((result.error as Error).message).toBe("client aborted");
     expect(policy.timeouts).toBe(1);
   });
 

@@ -2,7 +2,7 @@ import { type Clock, systemClock } from "../../time/index.ts";
 import type { Call } from "../call.ts";
 import { CoarseClock } from "../coarse-clock.ts";
 import { BulkheadRejectedError, ResilienceConfigError } from "../errors.ts";
-import { type Next, type Operation, StagePolicy } from "../policy.ts";
+import { type Next, type Operation, preRejected, StagePolicy } from "../policy.ts";
 import { TimerWheel, type WheelEntry } from "../timer-wheel.ts";
 import { AimdLimit, type AimdOptions } from "./aimd.ts";
 
@@ -68,6 +68,7 @@ export class BulkheadPolicy extends StagePolicy {
   readonly adaptive: AimdLimit | undefined;
   readonly fullError: BulkheadRejectedError;
   readonly queueTimeoutError: BulkheadRejectedError;
+  readonly #fullRejection: Promise<never>;
   calls = 0;
   rejections = 0;
   queueTimeouts = 0;
@@ -96,6 +97,7 @@ export class BulkheadPolicy extends StagePolicy {
     if (this.adaptive) this.#limit = this.adaptive.limit;
     this.fullError = new BulkheadRejectedError(this.name, "BWK_ERR_RESILIENCE_BULKHEAD_FULL");
     this.queueTimeoutError = new BulkheadRejectedError(this.name, "BWK_ERR_RESILIENCE_QUEUE_TIMEOUT");
+    this.#fullRejection = preRejected(this.fullError);
   }
 
   /** Calls running now. */
@@ -119,41 +121,42 @@ export class BulkheadPolicy extends StagePolicy {
     if (this.#waiting >= this.maxQueue) {
       this.rejections++;
       this.failures++;
-      return Promise.reject(this.fullError);
+      return this.#fullRejection;
     }
     return this.#enqueue(fn, call, next);
   }
 
+  // The slot is released by handlers hung on the inner promise, which is returned unchanged: no extra
+  // hop, no rethrow, and the release runs before the caller's own continuation.
   #start<T>(fn: Operation<T>, call: Call, next: Next): Promise<T> {
     this.#active++;
-    if (this.adaptive === undefined) return next.run(fn, call).then(this.#releaseOk, this.#releaseErr);
+    const inner = next.run(fn, call);
+    if (this.adaptive === undefined) {
+      inner.then(this.#releaseOk, this.#releaseErr);
+      return inner;
+    }
     const aimd = this.adaptive;
     const inflight = this.#active;
     const started = aimd.measuresLatency ? this.#coarse.now() : 0;
     const latency = () => (aimd.measuresLatency ? this.#coarse.now() - started : 0);
-    return next.run(fn, call).then(
-      (v) => {
+    inner.then(
+      () => {
         aimd.update(inflight, latency(), undefined, false);
         this.#release();
-        return v;
       },
       (e) => {
         this.failures++;
         aimd.update(inflight, latency(), e, true);
         this.#release();
-        throw e;
       },
     );
+    return inner;
   }
 
-  readonly #releaseOk = <T>(v: T): T => {
-    this.#release();
-    return v;
-  };
-  readonly #releaseErr = (e: unknown): never => {
+  readonly #releaseOk = (): void => this.#release();
+  readonly #releaseErr = (): void => {
     this.failures++;
     this.#release();
-    throw e;
   };
 
   #release(): void {
@@ -180,7 +183,7 @@ export class BulkheadPolicy extends StagePolicy {
   }
 
   #enqueue<T>(fn: Operation<T>, call: Call, next: Next): Promise<T> {
-    if (call.aborted) return Promise.reject(call.reason);
+    if (call.aborted) return preRejected(call.reason);
     return new Promise<T>((resolve, reject) => {
       const w = new Waiter(
         this,
