@@ -22,6 +22,8 @@ export {
   type LateSink,
   type Watermark,
   type WindowResult,
+  watermarkFromJson,
+  watermarkToJson,
 } from "./types.ts";
 export {
   WatermarkTracker,

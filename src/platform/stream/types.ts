@@ -62,3 +62,13 @@ export interface Checkpointable<S> {
   snapshot(): S;
   restore(state: S): void;
 }
+
+/** A watermark as JSON can carry it: −∞ (nothing seen yet) becomes null, +∞ (end of input) the largest double. */
+export function watermarkToJson(watermark: Watermark): number | null {
+  if (watermark === Number.NEGATIVE_INFINITY) return null;
+  return watermark === Number.POSITIVE_INFINITY ? Number.MAX_VALUE : watermark;
+}
+
+export function watermarkFromJson(value: number | null): Watermark {
+  return value ?? Number.NEGATIVE_INFINITY;
+}

@@ -1,6 +1,6 @@
 import type { Clock } from "../time/index.ts";
 import { invalidOption } from "./errors.ts";
-import type { Checkpointable, Watermark } from "./types.ts";
+import { type Checkpointable, type Watermark, watermarkFromJson, watermarkToJson } from "./types.ts";
 
 export interface WatermarkTrackerOptions {
   /** B: how far behind the largest timestamp seen an element may still arrive on time, in ms. */
@@ -102,14 +102,14 @@ export class WatermarkTracker implements Checkpointable<WatermarkTrackerSnapshot
     const inputs: [number, number][] = [];
     for (const [input, state] of this.#inputs)
       if (Number.isFinite(state.maxTs)) inputs.push([input, state.maxTs]);
-    return { inputs, watermark: Number.isFinite(this.#watermark) ? this.#watermark : null };
+    return { inputs, watermark: watermarkToJson(this.#watermark) };
   }
 
   /** Restored inputs count as active from now: idleness restarts with the process. */
   restore(state: WatermarkTrackerSnapshot): void {
     const now = this.#clock.monotonic();
     this.#inputs = new Map(state.inputs.map(([input, maxTs]) => [input, { maxTs, lastActive: now }]));
-    this.#watermark = state.watermark ?? Number.NEGATIVE_INFINITY;
+    this.#watermark = watermarkFromJson(state.watermark);
   }
 
   #state(input: number): InputState {

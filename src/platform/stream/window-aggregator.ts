@@ -1,7 +1,15 @@
 import { accumulate, COUNT, mergeAccumulator, STRIDE, toResult } from "./accumulator.ts";
 import { invalidOption, StreamError } from "./errors.ts";
 import { createPane, growPane, type Pane, recyclePane } from "./pane.ts";
-import type { Checkpointable, EventBatch, LateSink, Watermark, WindowResult } from "./types.ts";
+import {
+  type Checkpointable,
+  type EventBatch,
+  type LateSink,
+  type Watermark,
+  type WindowResult,
+  watermarkFromJson,
+  watermarkToJson,
+} from "./types.ts";
 import { lastWindowStart, type WindowAssigner, windowStartsFor } from "./windows.ts";
 
 export interface WindowAggregatorOptions {
@@ -171,7 +179,7 @@ export class WindowAggregator implements Checkpointable<WindowAggregatorSnapshot
       size: this.windows.size,
       slide: this.windows.slide,
       allowedLatenessMs: this.allowedLatenessMs,
-      watermark: Number.isFinite(this.#watermark) ? this.#watermark : null,
+      watermark: watermarkToJson(this.#watermark),
       stats: { ...this.#stats },
       panes,
       revisions,
@@ -190,7 +198,7 @@ export class WindowAggregator implements Checkpointable<WindowAggregatorSnapshot
           `does not fit windows ${this.windows.size}/${this.windows.slide} ms, lateness ${this.allowedLatenessMs} ms`,
       );
     }
-    this.#watermark = state.watermark ?? Number.NEGATIVE_INFINITY;
+    this.#watermark = watermarkFromJson(state.watermark);
     this.#stats = { ...state.stats };
     this.#panes.clear();
     this.#dirty = [];
