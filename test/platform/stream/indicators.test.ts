@@ -51,7 +51,9 @@ describe("stats", () => {
 describe("IndicatorOperator", () => {
   it("averages the last N windows of each key separately", () => {
     const { op, indicators } = operator({ period: 3 });
-    [10, 20, 30, 40].forEach((v, i) => op.process(window(1, i, v, 1)));
+    [10, 20, 30, 40].forEach((v, i) => {
+      op.process(window(1, i, v, 1));
+    });
     op.process(window(2, 0, 100, 1));
     const last = indicators.filter((i) => i.key === 1).at(-1)!;
     expect(last).toMatchObject({ start: 3_000, sma: 30, windows: 3 });
@@ -62,7 +64,9 @@ describe("IndicatorOperator", () => {
   it("flags a return far outside the recent distribution, and a volume spike", () => {
     const { op, anomalies } = operator({ period: 10, zScoreThreshold: 3, volumeSpikeFactor: 4 });
     const calm = [100, 100.1, 99.9, 100.05, 99.95, 100.1, 100, 99.9, 100.05];
-    calm.forEach((v, i) => op.process(window(1, i, v, 10)));
+    calm.forEach((v, i) => {
+      op.process(window(1, i, v, 10));
+    });
     expect(anomalies).toEqual([]);
     op.process(window(1, calm.length, 103, 50));
     expect(anomalies.map((a) => a.kind).sort()).toEqual(["return-zscore", "volume-spike"]);
@@ -73,7 +77,9 @@ describe("IndicatorOperator", () => {
 
   it("replaces a re-fired window's value instead of adding a window, and ignores windows older than N", () => {
     const { op, indicators } = operator({ period: 3 });
-    [10, 20, 30].forEach((v, i) => op.process(window(1, i, v, 1)));
+    [10, 20, 30].forEach((v, i) => {
+      op.process(window(1, i, v, 1));
+    });
     op.process(window(1, 1, 50, 1, 1));
     expect(indicators.at(-1)).toMatchObject({ start: 1_000, sma: 30, windows: 2, revision: 1 });
     op.process(window(1, 3, 40, 1));
@@ -87,11 +93,17 @@ describe("IndicatorOperator", () => {
     const a = operator({ period: 4 });
     const b = operator({ period: 4 });
     const series = [5, 6, 7, 6, 9, 30, 8, 7].map((v, i) => window(3, i, v, i + 1));
-    series.forEach((w) => a.op.process(w));
-    series.slice(0, 5).forEach((w) => b.op.process(w));
+    series.forEach((w) => {
+      a.op.process(w);
+    });
+    series.slice(0, 5).forEach((w) => {
+      b.op.process(w);
+    });
     const c = operator({ period: 4 });
     c.op.restore(JSON.parse(JSON.stringify(b.op.snapshot())));
-    series.slice(5).forEach((w) => c.op.process(w));
+    series.slice(5).forEach((w) => {
+      c.op.process(w);
+    });
     expect([...b.indicators, ...c.indicators]).toEqual(a.indicators);
     expect([...b.anomalies, ...c.anomalies]).toEqual(a.anomalies);
   });
