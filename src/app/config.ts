@@ -1,11 +1,17 @@
 import { type Static, Type } from "@sinclair/typebox";
+import { CommerceConfigSchema } from "../cases/commerce/config.ts";
 import { type LoadConfigOptions, loadConfig, PlatformConfigSchema } from "../platform/config/index.ts";
 
 /**
- * The application's configuration: the platform sections plus one section per case study
- * (added as the cases land). This is the one schema `bulwark` validates at start.
+ * The application's configuration: the platform sections plus one section per case study.
+ * This is the one schema `bulwark` validates at start.
  */
-export const AppConfigSchema = Type.Composite([PlatformConfigSchema], { additionalProperties: false });
+export const AppConfigSchema = Type.Composite(
+  [PlatformConfigSchema, Type.Object({ commerce: CommerceConfigSchema })],
+  {
+    additionalProperties: false,
+  },
+);
 
 export type AppConfig = Static<typeof AppConfigSchema>;
 

@@ -2,6 +2,13 @@ import { join, resolve } from "node:path";
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
 import {
+  type Bus,
+  createBus,
+  type EmbeddedLogDriver,
+  embeddedDriver,
+  jetStreamDriver,
+} from "../platform/messaging/index.ts";
+import {
   createLogger,
   createMetricsRegistry,
   setupTracing,
@@ -17,20 +24,63 @@ export interface Runtime {
   registry: Registry;
   tracing: Tracing;
   store: Store;
+  bus: Bus;
+  /** Set on the embedded profile: the log lives in `store`, so outbox rows move into it in one transaction. */
+  sameStoreLog?: EmbeddedLogDriver;
+  /** Opens another isolated database of this profile (a SQLite file, or a Postgres schema), closed with the runtime. */
+  openAuxStore(name: string): Promise<Store>;
   close(): Promise<void>;
 }
 
-/** The store the profile calls for: a SQLite file under dataDir, or Postgres. */
-export function storeConfigFor(config: AppConfig): StoreConfig {
+/**
+ * The store the profile calls for: a SQLite file under dataDir, or Postgres. `name` picks another isolated
+ * database of the same profile (`<name>.db`, or the schema `<schema>_<name>`).
+ */
+export function storeConfigFor(config: AppConfig, name?: string): StoreConfig {
   if (config.profile === "embedded") {
-    return { kind: "sqlite", file: join(resolve(config.dataDir), "bulwark.db") };
+    return { kind: "sqlite", file: join(resolve(config.dataDir), `${name ?? "bulwark"}.db`) };
   }
+  const schema = name ? `${config.database.schema ?? "bulwark"}_${name}` : config.database.schema;
   return {
     kind: "postgres",
     url: config.database.url,
     poolSize: config.database.poolSize,
-    ...(config.database.schema ? { schema: config.database.schema } : {}),
+    ...(schema ? { schema } : {}),
   };
+}
+
+async function openChecked(config: StoreConfig): Promise<Store> {
+  try {
+    const store = await openStore(config);
+    await store.ping();
+    return store;
+  } catch (err) {
+    const where = config.kind === "sqlite" ? config.file : redactUrl(config.url);
+    throw new Error(`cannot open the ${config.kind} store at ${where}: ${(err as Error).message}`, {
+      cause: err,
+    });
+  }
+}
+
+async function openBus(
+  config: AppConfig,
+  store: Store,
+): Promise<{ bus: Bus; sameStoreLog?: EmbeddedLogDriver }> {
+  if (config.profile === "embedded") {
+    const driver = await embeddedDriver({ store });
+    return { bus: createBus({ driver }), sameStoreLog: driver };
+  }
+  try {
+    const driver = await jetStreamDriver({
+      servers: config.nats.url,
+      namespace: config.database.schema ?? "bulwark",
+    });
+    return { bus: createBus({ driver }) };
+  } catch (err) {
+    throw new Error(`cannot connect to NATS JetStream at ${config.nats.url}: ${(err as Error).message}`, {
+      cause: err,
+    });
+  }
 }
 
 export async function createRuntime(config: AppConfig, logger?: Logger): Promise<Runtime> {
@@ -46,16 +96,14 @@ export async function createRuntime(config: AppConfig, logger?: Logger): Promise
     otlpUrl: config.tracing.otlpUrl,
   });
   const registry = createMetricsRegistry({ profile: config.profile });
-  const storeConfig = storeConfigFor(config);
-  let store: Store;
+  const store = await openChecked(storeConfigFor(config));
+  const aux: Store[] = [];
+  let opened: { bus: Bus; sameStoreLog?: EmbeddedLogDriver };
   try {
-    store = await openStore(storeConfig);
-    await store.ping();
+    opened = await openBus(config, store);
   } catch (err) {
-    const where = storeConfig.kind === "sqlite" ? storeConfig.file : redactUrl(storeConfig.url);
-    throw new Error(`cannot open the ${storeConfig.kind} store at ${where}: ${(err as Error).message}`, {
-      cause: err,
-    });
+    await store.close();
+    throw err;
   }
   return {
     config,
@@ -63,7 +111,15 @@ export async function createRuntime(config: AppConfig, logger?: Logger): Promise
     registry,
     tracing,
     store,
+    ...opened,
+    async openAuxStore(name) {
+      const extra = await openChecked(storeConfigFor(config, name));
+      aux.push(extra);
+      return extra;
+    },
     async close() {
+      await opened.bus.close();
+      for (const s of aux.splice(0)) await s.close();
       await store.close();
       await tracing.shutdown();
     },

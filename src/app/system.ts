@@ -1,3 +1,4 @@
+import { createCommerce } from "../cases/commerce/system.ts";
 import type { Service } from "../platform/http/index.ts";
 import type { AppConfig } from "./config.ts";
 import { createConsoleService } from "./console-service.ts";
@@ -16,12 +17,35 @@ export async function startSystem(config: AppConfig, runtime?: Runtime): Promise
   const rt = runtime ?? (await createRuntime(config));
   const urls: Record<string, string> = {};
   const services: Service[] = [];
+  const stops: Array<() => Promise<void>> = [];
   const consoleService = createConsoleService(rt, () => urls);
   services.push(consoleService);
+  stops.push(() => consoleService.stop());
   try {
     urls.console = await consoleService.listen();
+    if (config.commerce.enabled) {
+      const commerce = await createCommerce({
+        config: config.commerce,
+        store: rt.store,
+        gatewayStore: await rt.openAuxStore("gateway"),
+        bus: rt.bus,
+        ...(rt.sameStoreLog ? { sameStoreLog: rt.sameStoreLog } : {}),
+        logger: rt.logger,
+        registry: rt.registry,
+        host: config.http.host,
+        admin: config.admin,
+      });
+      stops.push(() => commerce.stop());
+      Object.assign(urls, await commerce.listen());
+      services.push(
+        commerce.order.service,
+        commerce.inventory.service,
+        commerce.payment.service,
+        commerce.gateway,
+      );
+    }
   } catch (err) {
-    await Promise.allSettled(services.map((s) => s.stop()));
+    await Promise.allSettled(stops.map((stop) => stop()));
     await rt.close();
     throw err;
   }
@@ -33,7 +57,7 @@ export async function startSystem(config: AppConfig, runtime?: Runtime): Promise
     stop() {
       stopping ??= (async () => {
         // Services first (they drain in parallel), then what they share.
-        await Promise.all(services.map((s) => s.stop()));
+        await Promise.all(stops.map((stop) => stop()));
         await rt.close();
       })();
       return stopping;

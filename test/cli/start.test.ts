@@ -10,7 +10,16 @@ const bin = new URL("../../bin/bulwark.js", import.meta.url).pathname;
 function startBulwark(args: string[], env: Record<string, string> = {}) {
   const dataDir = mkdtempSync(join(tmpdir(), "bulwark-start-"));
   const child = spawn(process.execPath, [bin, "start", "--port", "0", ...args], {
-    env: { ...process.env, BULWARK_DATA_DIR: dataDir, BULWARK_LOG_LEVEL: "warn", ...env },
+    env: {
+      ...process.env,
+      BULWARK_DATA_DIR: dataDir,
+      BULWARK_LOG_LEVEL: "warn",
+      BULWARK_COMMERCE_PORTS_ORDER: "0",
+      BULWARK_COMMERCE_PORTS_INVENTORY: "0",
+      BULWARK_COMMERCE_PORTS_PAYMENT: "0",
+      BULWARK_COMMERCE_PORTS_GATEWAY: "0",
+      ...env,
+    },
     stdio: ["ignore", "pipe", "pipe"],
   });
   let stdout = "";
