@@ -1,0 +1,192 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { type Kysely, sql } from "kysely";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  type Bus,
+  createBus,
+  embeddedDriver,
+  Inbox,
+  isInvalidEventError,
+  MemoryLogDriver,
+  type Message,
+  type MessagingTables,
+  Outbox,
+  OutboxRelay,
+  type PublishItem,
+} from "../../../src/platform/messaging/index.ts";
+import { openStore, type Store, type StoreConfig } from "../../../src/platform/storage/index.ts";
+import { eventually, SERVICES, serviceAvailable, uniqueName } from "../../support/services.ts";
+import { collect, Numbered, registry, topicName } from "./bus-contract.ts";
+
+type Tables = MessagingTables & { account: { id: string; balance: number } };
+
+const pgOk = await serviceAvailable("postgres");
+
+for (const kind of ["sqlite", "postgres"] as const) {
+  describe.skipIf(kind === "postgres" && !pgOk)(`outbox and inbox on ${kind}`, () => {
+    let store: Store<Tables>;
+    let cleanup: () => Promise<void>;
+
+    beforeAll(async () => {
+      let config: StoreConfig;
+      if (kind === "sqlite") {
+        const dir = mkdtempSync(join(tmpdir(), "bwk-outbox-"));
+        config = { kind, file: join(dir, "db.sqlite") };
+        cleanup = async () => rmSync(dir, { recursive: true, force: true });
+      } else {
+        const schema = uniqueName("outbox").toLowerCase();
+        config = { kind, url: SERVICES.postgres.url, schema };
+        cleanup = async () => {
+          const admin = await openStore({ kind, url: SERVICES.postgres.url, poolSize: 1 });
+          await sql.raw(`drop schema if exists "${schema}" cascade`).execute(admin.db);
+          await admin.close();
+        };
+      }
+      store = await openStore<Tables>(config);
+      await Outbox.migrate(store);
+      await store.db.schema
+        .createTable("account")
+        .addColumn("id", "varchar(40)", (c) => c.primaryKey())
+        .addColumn("balance", "integer", (c) => c.notNull())
+        .execute();
+    });
+    afterAll(async () => {
+      await store?.close();
+      await cleanup?.();
+    });
+
+    it("writes the event only when the state change commits", async () => {
+      const outbox = new Outbox({ registry: registry() });
+      const topic = topicName();
+      await expect(
+        store.db.transaction().execute(async (trx) => {
+          await trx.insertInto("account").values({ id: "rolled-back", balance: 1 }).execute();
+          await outbox.enqueue(trx, { topic, key: "a", event: Numbered.create({ key: "a", n: 1 }) });
+          throw new Error("abort the transaction");
+        }),
+      ).rejects.toThrow("abort");
+      const id = await store.db.transaction().execute(async (trx) => {
+        await trx.insertInto("account").values({ id: "committed", balance: 1 }).execute();
+        return outbox.enqueue(trx, { topic, key: "a", event: Numbered.create({ key: "a", n: 2 }) });
+      });
+      const rows = await (store.db as Kysely<any>)
+        .selectFrom("messaging_outbox")
+        .selectAll()
+        .where("topic", "=", topic)
+        .execute();
+      expect(rows.map((r) => r.msg_id)).toEqual([id]);
+      const invalid = await store.db
+        .transaction()
+        .execute((trx) =>
+          outbox.enqueue(trx, { topic, key: "a", event: { type: Numbered.type, version: 1, payload: {} } }),
+        )
+        .catch((e: unknown) => e);
+      expect(isInvalidEventError(invalid)).toBe(true);
+    });
+
+    it("relays rows in order, marks them sent, and republishes with the same ID after a crash", async () => {
+      const outbox = new Outbox();
+      // Rows other tests left unsent belong to topics this bus does not know.
+      await store.db.updateTable("messaging_outbox").set({ sent_at: 0 }).execute();
+      const bus = createBus({ driver: new MemoryLogDriver(), heartbeatMs: 20 });
+      const topic = topicName();
+      await bus.declareTopic({ name: topic, partitions: 1 });
+      await store.db.transaction().execute((trx) =>
+        outbox.enqueueMany(
+          trx,
+          Array.from({ length: 5 }, (_, n) => ({ topic, key: "k", event: Numbered.create({ key: "k", n }) })),
+        ),
+      );
+      // A relay that dies after publishing and before marking: its batch is published again by the next one.
+      const relay = new OutboxRelay({ store, bus, batchSize: 3 });
+      const dying = {
+        publishBatch: async (items: readonly PublishItem[]) => {
+          await bus.publishBatch(items);
+          throw new Error("killed before marking sent");
+        },
+      } as unknown as Bus;
+      await expect(new OutboxRelay({ store, bus: dying, batchSize: 3 }).runOnce()).rejects.toThrow("killed");
+      expect(await relay.drain()).toBe(5);
+      expect(await relay.runOnce()).toBe(0);
+      const { received, subscription } = collect(bus, { topic, group: "g" });
+      await eventually(() => received.length === 8, { message: "3 + 5 deliveries" });
+      await subscription.stop();
+      await bus.close();
+      expect(received.map((m) => (m.payload as { n: number }).n)).toEqual([0, 1, 2, 0, 1, 2, 3, 4]);
+      expect(new Set(received.map((m) => m.id)).size).toBe(5);
+    });
+
+    it("applies a message's effect once, however often it is delivered", async () => {
+      const inbox = new Inbox<Tables>(store);
+      await store.db.insertInto("account").values({ id: "inbox", balance: 0 }).execute();
+      const message = { id: uniqueName("msg") } as Message;
+      const credit = (trx: Kysely<Tables>) =>
+        trx
+          .updateTable("account")
+          .set((eb) => ({ balance: eb("balance", "+", 10) }))
+          .where("id", "=", "inbox")
+          .execute();
+      const first = await inbox.handleOnce("g", message, credit);
+      const again = await inbox.handleOnce("g", message, credit);
+      const otherGroup = await inbox.handleOnce("other", message, credit);
+      expect([first.duplicate, again.duplicate, otherGroup.duplicate]).toEqual([false, true, false]);
+      // A failed effect leaves no record: the redelivery applies it.
+      const failing = { id: uniqueName("msg") } as Message;
+      await expect(
+        inbox.handleOnce("g", failing, async (trx) => {
+          await credit(trx);
+          throw new Error("handler failed");
+        }),
+      ).rejects.toThrow("handler failed");
+      expect((await inbox.handleOnce("g", failing, credit)).duplicate).toBe(false);
+      const concurrent = await Promise.all(
+        Array.from({ length: 5 }, () => inbox.handleOnce("g", { id: "same-id" }, credit)),
+      );
+      expect(concurrent.filter((r) => !r.duplicate)).toHaveLength(1);
+      const row = await store.db
+        .selectFrom("account")
+        .select("balance")
+        .where("id", "=", "inbox")
+        .executeTakeFirstOrThrow();
+      expect(row.balance).toBe(40);
+    });
+  });
+}
+
+describe("outbox relay into the embedded log on the same store", () => {
+  it("moves rows into the log and marks them sent in one transaction", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "bwk-relay-"));
+    const store = await openStore({ kind: "sqlite", file: join(dir, "db.sqlite") });
+    try {
+      const log = await embeddedDriver({ store });
+      const bus = createBus({ driver: log, registry: registry(), heartbeatMs: 20, ownsDriver: false });
+      const topic = topicName();
+      await bus.declareTopic({ name: topic, partitions: 2 });
+      const outbox = new Outbox({ registry: registry() });
+      await store.db.transaction().execute((trx) =>
+        outbox.enqueueMany(
+          trx,
+          Array.from({ length: 7 }, (_, n) => ({
+            topic,
+            key: `k${n % 3}`,
+            event: Numbered.create({ key: `k${n % 3}`, n }),
+          })),
+        ),
+      );
+      const relay = new OutboxRelay({ store, bus, sameStoreLog: log, batchSize: 4 });
+      expect(await relay.drain()).toBe(7);
+      expect(await relay.runOnce()).toBe(0);
+      expect(await bus.lag(topic, "g")).toBe(7);
+      const { received, subscription } = collect(bus, { topic, group: "g" });
+      await eventually(() => received.length === 7, { message: "7 delivered" });
+      await subscription.stop();
+      await bus.close();
+      expect(received.map((m) => (m.payload as { n: number }).n).sort()).toEqual([0, 1, 2, 3, 4, 5, 6]);
+    } finally {
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
