@@ -33,6 +33,7 @@ export {
 export * from "./errors.ts";
 export { type FallbackOptions, FallbackPolicy, fallback } from "./fallback.ts";
 export { type HedgeOptions, HedgePolicy, hedge } from "./hedge.ts";
+export { type LoadShedOptions, loadShedPlugin } from "./load-shed.ts";
 export type { CollectedMetric, MetricsRegistryLike } from "./metrics.ts";
 export {
   createPolicies,

@@ -2,15 +2,14 @@ import { type Clock, systemClock } from "../time/index.ts";
 import type { BreakerStateChange, CircuitBreakerPolicy } from "./breaker/breaker.ts";
 import { buildBreaker, buildBulkhead, buildHedge, buildRetry, buildTimeout } from "./build.ts";
 import type { BulkheadPolicy } from "./bulkhead/bulkhead.ts";
-import type { ExecuteOptions } from "./call.ts";
 import type { DependencyPolicyConfig, ResilienceConfig } from "./config.ts";
 import { ResilienceConfigError } from "./errors.ts";
 import type { HedgePolicy } from "./hedge.ts";
 import { type CollectedMetric, collectedMetric, type MetricsRegistryLike, register } from "./metrics.ts";
-import type { Operation, Policy, Stage } from "./policy.ts";
+import type { Policy, Stage } from "./policy.ts";
 import type { RetryPolicy } from "./retry/retry.ts";
 import type { TimeoutPolicy } from "./timeout.ts";
-import { type ComposedPolicy, wrap } from "./wrap.ts";
+import { ComposedPolicy } from "./wrap.ts";
 
 /** A pino-like logger; only breaker state changes are logged. */
 export interface LoggerLike {
@@ -35,31 +34,50 @@ export interface DependencyPolicy extends Policy {
   readonly bulkhead: BulkheadPolicy | undefined;
 }
 
-type Counted = Policy & Stage & { calls: number; failures: number };
+type Counted = Stage & { calls: number; failures: number };
 
-class Dependency implements DependencyPolicy {
+interface Parts {
+  retry: RetryPolicy | undefined;
+  breaker: CircuitBreakerPolicy | undefined;
+  hedge: HedgePolicy | undefined;
+  timeout: TimeoutPolicy | undefined;
+  bulkhead: BulkheadPolicy | undefined;
+}
+
+function partsOf(name: string, c: DependencyPolicyConfig, clock: Clock): Parts {
+  return {
+    retry: c.retry ? buildRetry(name, c.retry, clock) : undefined,
+    breaker: c.breaker ? buildBreaker(name, c.breaker, clock) : undefined,
+    hedge: c.hedge ? buildHedge(name, c.hedge, clock) : undefined,
+    timeout: c.timeout ? buildTimeout(name, c.timeout, clock) : undefined,
+    bulkhead: c.bulkhead ? buildBulkhead(name, c.bulkhead, clock) : undefined,
+  };
+}
+
+function ordered(p: Parts): Counted[] {
+  return [p.retry, p.breaker, p.hedge, p.timeout, p.bulkhead].filter((s) => s !== undefined);
+}
+
+/** A composed stack that also exposes its parts; it is the composed policy itself, not a wrapper around it. */
+class Dependency extends ComposedPolicy implements DependencyPolicy {
   readonly name: string;
   readonly retry: RetryPolicy | undefined;
   readonly breaker: CircuitBreakerPolicy | undefined;
   readonly hedge: HedgePolicy | undefined;
   readonly timeout: TimeoutPolicy | undefined;
   readonly bulkhead: BulkheadPolicy | undefined;
-  readonly #stack: ComposedPolicy;
-  readonly #outer: { calls: number; failures: number } | undefined;
+  readonly #outer: Counted | undefined;
 
-  constructor(name: string, c: DependencyPolicyConfig, clock: Clock) {
+  constructor(name: string, parts: Parts) {
+    const stages = ordered(parts);
+    super(stages);
     this.name = name;
-    this.retry = c.retry ? buildRetry(name, c.retry, clock) : undefined;
-    this.breaker = c.breaker ? buildBreaker(name, c.breaker, clock) : undefined;
-    this.hedge = c.hedge ? buildHedge(name, c.hedge, clock) : undefined;
-    this.timeout = c.timeout ? buildTimeout(name, c.timeout, clock) : undefined;
-    this.bulkhead = c.bulkhead ? buildBulkhead(name, c.bulkhead, clock) : undefined;
-    this.#stack = wrap(...this.stages());
-    this.#outer = this.stages()[0];
-  }
-
-  stages(): Counted[] {
-    return [this.retry, this.breaker, this.hedge, this.timeout, this.bulkhead].filter((p) => p !== undefined);
+    this.retry = parts.retry;
+    this.breaker = parts.breaker;
+    this.hedge = parts.hedge;
+    this.timeout = parts.timeout;
+    this.bulkhead = parts.bulkhead;
+    this.#outer = stages[0];
   }
 
   /** Calls that entered the stack, as its outermost policy counted them (counting here would cost a layer). */
@@ -70,10 +88,6 @@ class Dependency implements DependencyPolicy {
   /** Errors that left the stack, as its outermost policy counted them. */
   get failures(): number {
     return this.#outer?.failures ?? 0;
-  }
-
-  execute<T>(fn: Operation<T>, options?: ExecuteOptions): Promise<T> {
-    return this.#stack.execute(fn, options);
   }
 }
 
@@ -105,7 +119,7 @@ export class ResiliencePolicies {
     if (config === undefined) {
       throw new ResilienceConfigError(`no resilience policy configured for "${name}" and no "default" entry`);
     }
-    dep = new Dependency(name, config, this.#clock);
+    dep = new Dependency(name, partsOf(name, config, this.#clock));
     dep.breaker?.onStateChange.add((change) => this.#logChange(change));
     this.#built.set(name, dep);
     return dep;

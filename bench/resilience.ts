@@ -1,0 +1,289 @@
+// npm run bench -- resilience [--runs 5] [--calls 1000000]
+// The same four-policy stack (retry, circuit breaker, timeout, bulkhead) around `async () => 42` in
+// Bulwark, cockatiel and opossum, measured in one process, interleaved run by run so that machine noise
+// hits every library alike. Prints ns/op medians with ratios against cockatiel and opossum.
+import { monitorEventLoopDelay } from "node:perf_hooks";
+import { setImmediate as yieldToLoop } from "node:timers/promises";
+import {
+  bulkhead as cBulkhead,
+  circuitBreaker as cBreaker,
+  ConsecutiveBreaker,
+  ConstantBackoff,
+  handleAll,
+  handleWhen,
+  retry as cRetry,
+  timeout as cTimeout,
+  TimeoutStrategy,
+  wrap as cWrap,
+} from "cockatiel";
+import CircuitBreaker from "opossum";
+import {
+  bulkhead,
+  circuitBreaker,
+  constantBackoff,
+  createPolicies,
+  type Policy,
+  retry,
+  timeout,
+  wrap,
+} from "../src/platform/resilience/index.ts";
+import { median, report } from "./_report.ts";
+
+const arg = (name: string, fallback: number) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? Number(process.argv[i + 1]) : fallback;
+};
+const RUNS = arg("runs", 5);
+const CALLS = arg("calls", 1_000_000);
+const BATCH = 1_000; // calls between event-loop turns, so timers (ours and theirs) run as in a server
+
+const answer = async () => 42;
+const failure = new Error("dependency down");
+const failing = async (): Promise<number> => {
+  throw failure;
+};
+
+type Call = () => Promise<unknown>;
+
+async function timeCalls(call: Call, calls: number): Promise<number> {
+  const t0 = performance.now();
+  for (let done = 0; done < calls; done += BATCH) {
+    for (let i = 0; i < BATCH; i++) await call().catch(() => {});
+    await yieldToLoop();
+  }
+  return ((performance.now() - t0) * 1e6) / calls;
+}
+
+// --- the stacks -------------------------------------------------------------------------------------
+
+function bulwarkStack(strategy: "cooperative" | "aggressive"): Policy {
+  return wrap(
+    retry({ maxAttempts: 3, backoff: constantBackoff(0) }),
+    circuitBreaker({ window: { kind: "consecutive", threshold: 5 }, openMs: 10_000 }),
+    timeout(1_000, { strategy }),
+    bulkhead(100, { maxQueue: 100 }),
+  );
+}
+
+function bulwarkFromConfig(): Policy {
+  return createPolicies({
+    "payment-gateway": {
+      retry: { maxAttempts: 3, backoff: "constant", initialMs: 0 },
+      breaker: { window: { kind: "consecutive", threshold: 5 }, openMs: 10_000 },
+      timeout: { ms: 1_000 },
+      bulkhead: { maxConcurrent: 100, maxQueue: 100 },
+    },
+  }).for("payment-gateway");
+}
+
+function cockatielStack(strategy: TimeoutStrategy, withTimeout = true) {
+  const policies = [
+    cRetry(handleAll, { maxAttempts: 2, backoff: new ConstantBackoff(0) }),
+    cBreaker(handleAll, { halfOpenAfter: 10_000, breaker: new ConsecutiveBreaker(5) }),
+    ...(withTimeout ? [cTimeout(1_000, strategy)] : []),
+    cBulkhead(100, 100),
+  ] as const;
+  return cWrap(...policies);
+}
+
+/** opossum has timeout, breaker and bulkhead (capacity) built in; retry is a plain loop around fire(). */
+function opossumStack(fn: () => Promise<number>, options: CircuitBreaker.Options = {}) {
+  const breaker = new CircuitBreaker(fn, { timeout: 1_000, resetTimeout: 10_000, capacity: 100, ...options });
+  const call = async () => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await breaker.fire();
+      } catch (err) {
+        if (attempt >= 3) throw err;
+      }
+    }
+  };
+  return { breaker, call };
+}
+
+// --- success path -----------------------------------------------------------------------------------
+
+async function successPath(): Promise<void> {
+  const bulwark = bulwarkStack("cooperative");
+  const bulwarkAggressive = bulwarkStack("aggressive");
+  const bulwarkConfig = bulwarkFromConfig();
+  const bulwarkNoTimeout = wrap(
+    retry({ maxAttempts: 3, backoff: constantBackoff(0) }),
+    circuitBreaker({ window: { kind: "consecutive", threshold: 5 }, openMs: 10_000 }),
+    bulkhead(100, { maxQueue: 100 }),
+  );
+  const cockatiel = cockatielStack(TimeoutStrategy.Cooperative);
+  const cockatielAggressive = cockatielStack(TimeoutStrategy.Aggressive);
+  const cockatielNoTimeout = cockatielStack(TimeoutStrategy.Cooperative, false);
+  const opossum = opossumStack(answer);
+
+  const cases: Record<string, Call> = {
+    bare: answer,
+    bulwark: () => bulwark.execute(answer),
+    "bulwark-aggressive": () => bulwarkAggressive.execute(answer),
+    "bulwark-config": () => bulwarkConfig.execute(answer),
+    "bulwark-no-timeout": () => bulwarkNoTimeout.execute(answer),
+    cockatiel: () => cockatiel.execute(answer),
+    "cockatiel-aggressive": () => cockatielAggressive.execute(answer),
+    "cockatiel-no-timeout": () => cockatielNoTimeout.execute(answer),
+    opossum: opossum.call,
+  };
+  // cockatiel's timeout costs microseconds per call; fewer calls keep the run short without changing ns/op.
+  const callsFor = (name: string) => (name.startsWith("cockatiel") || name === "opossum" ? CALLS / 5 : CALLS);
+
+  const samples: Record<string, number[]> = Object.fromEntries(Object.keys(cases).map((k) => [k, []]));
+  for (const [name, call] of Object.entries(cases)) await timeCalls(call, callsFor(name) / 5); // warm-up
+  for (let run = 0; run < RUNS; run++) {
+    for (const [name, call] of Object.entries(cases)) samples[name]!.push(await timeCalls(call, callsFor(name)));
+  }
+  const m = (name: string) => median(samples[name]!);
+  const line = (name: string, anchor?: string) =>
+    report({
+      bench: "resilience",
+      case: `success/${name}`,
+      metric: "ns_per_call",
+      value: m(name),
+      unit: "ns",
+      better: "lower",
+      ...(anchor ? { anchor: `success/${anchor}`, anchorValue: m(anchor) } : {}),
+    });
+  line("bare");
+  line("bulwark", "cockatiel");
+  line("bulwark", "opossum");
+  line("bulwark-aggressive", "cockatiel-aggressive");
+  line("bulwark-config", "cockatiel");
+  line("bulwark-no-timeout", "cockatiel-no-timeout");
+  line("cockatiel");
+  line("cockatiel-aggressive");
+  line("cockatiel-no-timeout");
+  line("opossum");
+  report({
+    bench: "resilience",
+    case: "success/bulwark-overhead",
+    metric: "ns_per_call_over_bare",
+    value: m("bulwark") - m("bare"),
+    unit: "ns",
+    better: "lower",
+  });
+}
+
+// --- open-circuit rejection ---------------------------------------------------------------------------
+
+async function openRejection(): Promise<void> {
+  const breaker = circuitBreaker({ window: { kind: "consecutive", threshold: 1 }, openMs: 1e9 });
+  breaker.isolate();
+  const stack = bulwarkStack("cooperative");
+  const stackBreaker = (stack as unknown as { stages: unknown[] }).stages[1] as { isolate(): void };
+  stackBreaker.isolate();
+  const cockatielBreaker = cBreaker(handleAll, { halfOpenAfter: 1e9, breaker: new ConsecutiveBreaker(1) });
+  cockatielBreaker.isolate();
+  const cockatiel = cockatielStack(TimeoutStrategy.Cooperative);
+  const cockatielStackBreaker = cBreaker(handleAll, { halfOpenAfter: 1e9, breaker: new ConsecutiveBreaker(1) });
+  const cockatielFull = cWrap(
+    cRetry(handleWhen(() => false), { maxAttempts: 2 }),
+    cockatielStackBreaker,
+    cTimeout(1_000, TimeoutStrategy.Cooperative),
+    cBulkhead(100, 100),
+  );
+  cockatielStackBreaker.isolate();
+  void cockatiel;
+  const opossum = new CircuitBreaker(answer, { timeout: 1_000, resetTimeout: 1e9 });
+  opossum.open();
+
+  const cases: Record<string, Call> = {
+    bulwark: () => breaker.execute(answer),
+    "bulwark-stack": () => stack.execute(answer),
+    cockatiel: () => cockatielBreaker.execute(answer),
+    "cockatiel-stack": () => cockatielFull.execute(answer),
+    opossum: () => opossum.fire(),
+  };
+  const calls = (name: string) => (name.startsWith("bulwark") ? CALLS : CALLS / 10);
+  const samples: Record<string, number[]> = Object.fromEntries(Object.keys(cases).map((k) => [k, []]));
+  for (const [name, call] of Object.entries(cases)) await timeCalls(call, calls(name) / 10);
+  for (let run = 0; run < RUNS; run++) {
+    for (const [name, call] of Object.entries(cases)) samples[name]!.push(await timeCalls(call, calls(name)));
+  }
+  const m = (name: string) => median(samples[name]!);
+  const line = (name: string, anchor?: string) =>
+    report({
+      bench: "resilience",
+      case: `open-rejection/${name}`,
+      metric: "ns_per_call",
+      value: m(name),
+      unit: "ns",
+      better: "lower",
+      ...(anchor ? { anchor: `open-rejection/${anchor}`, anchorValue: m(anchor) } : {}),
+    });
+  line("bulwark", "cockatiel");
+  line("bulwark", "opossum");
+  line("bulwark-stack", "cockatiel-stack");
+  line("cockatiel");
+  line("cockatiel-stack");
+  line("opossum");
+}
+
+// --- event-loop stall under failures ------------------------------------------------------------------
+
+/** Runs `calls` failing calls in batches, then reports the worst event-loop delay and the last batch's cost. */
+async function stallAfterFailures(call: Call, calls: number): Promise<{ maxMs: number; lastFailureNs: number }> {
+  const histogram = monitorEventLoopDelay({ resolution: 1 });
+  for (let done = 0; done < calls; done += 100) {
+    if (done === Math.floor(calls / 10)) histogram.enable(); // skip warm-up and JIT
+    for (let i = 0; i < 100; i++) await call().catch(() => {});
+    await yieldToLoop();
+  }
+  const t0 = performance.now();
+  for (let i = 0; i < 100; i++) await call().catch(() => {});
+  const lastFailureNs = ((performance.now() - t0) * 1e6) / 100;
+  await yieldToLoop();
+  histogram.disable();
+  return { maxMs: histogram.max / 1e6, lastFailureNs };
+}
+
+async function failureStall(): Promise<void> {
+  // Breakers that never open, so every call is a recorded failure rather than a fast rejection.
+  const never = 2 ** 31;
+  const bulwark = wrap(
+    retry({ maxAttempts: 1 }),
+    circuitBreaker({ window: { kind: "count", size: 100, failureRate: 1, minimumCalls: never } }),
+    timeout(1_000),
+    bulkhead(100, { maxQueue: 100 }),
+  );
+  const cockatiel = cWrap(
+    cRetry(handleWhen(() => false), { maxAttempts: 1 }),
+    cBreaker(handleAll, { halfOpenAfter: 10_000, breaker: new ConsecutiveBreaker(never) }),
+    cTimeout(1_000, TimeoutStrategy.Cooperative),
+    cBulkhead(100, 100),
+  );
+  const opossum = new CircuitBreaker(failing, { timeout: 1_000, capacity: 100, volumeThreshold: never });
+  const opossumCalls = arg("opossum-failures", 20_000);
+  const results = {
+    bulwark: { calls: CALLS, ...(await stallAfterFailures(() => bulwark.execute(failing), CALLS)) },
+    cockatiel: { calls: CALLS / 5, ...(await stallAfterFailures(() => cockatiel.execute(failing), CALLS / 5)) },
+    opossum: { calls: opossumCalls, ...(await stallAfterFailures(() => opossum.fire(), opossumCalls)) },
+  };
+  for (const [name, r] of Object.entries(results)) {
+    const anchor = name === "bulwark" ? results.opossum : undefined;
+    report({
+      bench: "resilience",
+      case: `failures/${name}-${r.calls}`,
+      metric: "event_loop_delay_max",
+      value: r.maxMs,
+      unit: "ms",
+      better: "lower",
+      ...(anchor ? { anchor: `failures/opossum-${anchor.calls}`, anchorValue: anchor.maxMs } : {}),
+    });
+    report({
+      bench: "resilience",
+      case: `failures/${name}-${r.calls}`,
+      metric: "ns_per_failure_at_end",
+      value: r.lastFailureNs,
+      unit: "ns",
+      better: "lower",
+    });
+  }
+}
+
+await successPath();
+await openRejection();
+await failureStall();
