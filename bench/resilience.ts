@@ -5,16 +5,16 @@
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import { setImmediate as yieldToLoop } from "node:timers/promises";
 import {
-  bulkhead as cBulkhead,
-  circuitBreaker as cBreaker,
   ConsecutiveBreaker,
   ConstantBackoff,
-  handleAll,
-  handleWhen,
+  circuitBreaker as cBreaker,
+  bulkhead as cBulkhead,
   retry as cRetry,
   timeout as cTimeout,
-  TimeoutStrategy,
   wrap as cWrap,
+  handleAll,
+  handleWhen,
+  TimeoutStrategy,
 } from "cockatiel";
 import CircuitBreaker from "opossum";
 import {
@@ -134,7 +134,8 @@ async function successPath(): Promise<void> {
   const samples: Record<string, number[]> = Object.fromEntries(Object.keys(cases).map((k) => [k, []]));
   for (const [name, call] of Object.entries(cases)) await timeCalls(call, callsFor(name) / 5); // warm-up
   for (let run = 0; run < RUNS; run++) {
-    for (const [name, call] of Object.entries(cases)) samples[name]!.push(await timeCalls(call, callsFor(name)));
+    for (const [name, call] of Object.entries(cases))
+      samples[name]!.push(await timeCalls(call, callsFor(name)));
   }
   const m = (name: string) => median(samples[name]!);
   const line = (name: string, anchor?: string) =>
@@ -178,9 +179,15 @@ async function openRejection(): Promise<void> {
   const cockatielBreaker = cBreaker(handleAll, { halfOpenAfter: 1e9, breaker: new ConsecutiveBreaker(1) });
   cockatielBreaker.isolate();
   const cockatiel = cockatielStack(TimeoutStrategy.Cooperative);
-  const cockatielStackBreaker = cBreaker(handleAll, { halfOpenAfter: 1e9, breaker: new ConsecutiveBreaker(1) });
+  const cockatielStackBreaker = cBreaker(handleAll, {
+    halfOpenAfter: 1e9,
+    breaker: new ConsecutiveBreaker(1),
+  });
   const cockatielFull = cWrap(
-    cRetry(handleWhen(() => false), { maxAttempts: 2 }),
+    cRetry(
+      handleWhen(() => false),
+      { maxAttempts: 2 },
+    ),
     cockatielStackBreaker,
     cTimeout(1_000, TimeoutStrategy.Cooperative),
     cBulkhead(100, 100),
@@ -225,7 +232,10 @@ async function openRejection(): Promise<void> {
 // --- event-loop stall under failures ------------------------------------------------------------------
 
 /** Runs `calls` failing calls in batches, then reports the worst event-loop delay and the last batch's cost. */
-async function stallAfterFailures(call: Call, calls: number): Promise<{ maxMs: number; lastFailureNs: number }> {
+async function stallAfterFailures(
+  call: Call,
+  calls: number,
+): Promise<{ maxMs: number; lastFailureNs: number }> {
   const histogram = monitorEventLoopDelay({ resolution: 1 });
   for (let done = 0; done < calls; done += 100) {
     if (done === Math.floor(calls / 10)) histogram.enable(); // skip warm-up and JIT
@@ -250,7 +260,10 @@ async function failureStall(): Promise<void> {
     bulkhead(100, { maxQueue: 100 }),
   );
   const cockatiel = cWrap(
-    cRetry(handleWhen(() => false), { maxAttempts: 1 }),
+    cRetry(
+      handleWhen(() => false),
+      { maxAttempts: 1 },
+    ),
     cBreaker(handleAll, { halfOpenAfter: 10_000, breaker: new ConsecutiveBreaker(never) }),
     cTimeout(1_000, TimeoutStrategy.Cooperative),
     cBulkhead(100, 100),
@@ -259,7 +272,10 @@ async function failureStall(): Promise<void> {
   const opossumCalls = arg("opossum-failures", 20_000);
   const results = {
     bulwark: { calls: CALLS, ...(await stallAfterFailures(() => bulwark.execute(failing), CALLS)) },
-    cockatiel: { calls: CALLS / 5, ...(await stallAfterFailures(() => cockatiel.execute(failing), CALLS / 5)) },
+    cockatiel: {
+      calls: CALLS / 5,
+      ...(await stallAfterFailures(() => cockatiel.execute(failing), CALLS / 5)),
+    },
     opossum: { calls: opossumCalls, ...(await stallAfterFailures(() => opossum.fire(), opossumCalls)) },
   };
   for (const [name, r] of Object.entries(results)) {
