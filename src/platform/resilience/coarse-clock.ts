@@ -1,4 +1,5 @@
 import type { Clock } from "../time/index.ts";
+import { perClock } from "./per-clock.ts";
 
 /**
  * A monotonic reading that is refreshed at most once per `resolutionMs`. Reading the real clock costs
@@ -29,15 +30,6 @@ export class CoarseClock {
     return this.#now;
   }
 
-  static #shared = new WeakMap<Clock, CoarseClock>();
-
   /** One coarse clock per real clock, so every policy shares its refresh timer. */
-  static of(clock: Clock): CoarseClock {
-    let coarse = CoarseClock.#shared.get(clock);
-    if (coarse === undefined) {
-      coarse = new CoarseClock(clock);
-      CoarseClock.#shared.set(clock, coarse);
-    }
-    return coarse;
-  }
+  static of: (clock: Clock) => CoarseClock = perClock((clock) => new CoarseClock(clock));
 }

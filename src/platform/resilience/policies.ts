@@ -154,39 +154,37 @@ export class ResiliencePolicies {
       }
       return out;
     };
+    const perDependency: Array<[string, string, "counter" | "gauge", (d: Dependency) => number | undefined]> =
+      [
+        ["calls_total", "Calls entering a dependency's policy stack", "counter", (d) => d.calls],
+        ["failures_total", "Calls that failed after every policy", "counter", (d) => d.failures],
+        ["retries_total", "Retries performed", "counter", (d) => d.retry?.retries],
+        ["timeouts_total", "Attempts that hit their deadline", "counter", (d) => d.timeout?.timeouts],
+        ["hedges_total", "Hedged attempts started", "counter", (d) => d.hedge?.hedges],
+        [
+          "breaker_state",
+          "Circuit state: 0 closed, 1 open, 2 half-open",
+          "gauge",
+          (d) => d.breaker?.stateCode,
+        ],
+        ["bulkhead_active", "Calls running inside the bulkhead", "gauge", (d) => d.bulkhead?.active],
+        ["bulkhead_queue_depth", "Calls waiting for a bulkhead slot", "gauge", (d) => d.bulkhead?.queued],
+        [
+          "concurrency_limit",
+          "Current bulkhead limit (moves when adaptive)",
+          "gauge",
+          (d) => d.bulkhead?.limit,
+        ],
+      ];
     return [
-      collectedMetric(`${p}calls_total`, "Calls entering a dependency's policy stack", "counter", () =>
-        this.#each((d) => d.calls),
-      ),
-      collectedMetric(`${p}failures_total`, "Calls that failed after every policy", "counter", () =>
-        this.#each((d) => d.failures),
+      ...perDependency.map(([name, help, type, read]) =>
+        collectedMetric(p + name, help, type, () => this.#each(read)),
       ),
       collectedMetric(
         `${p}rejections_total`,
         "Calls refused without reaching the dependency",
         "counter",
         rejections,
-      ),
-      collectedMetric(`${p}retries_total`, "Retries performed", "counter", () =>
-        this.#each((d) => d.retry?.retries),
-      ),
-      collectedMetric(`${p}timeouts_total`, "Attempts that hit their deadline", "counter", () =>
-        this.#each((d) => d.timeout?.timeouts),
-      ),
-      collectedMetric(`${p}hedges_total`, "Hedged attempts started", "counter", () =>
-        this.#each((d) => d.hedge?.hedges),
-      ),
-      collectedMetric(`${p}breaker_state`, "Circuit state: 0 closed, 1 open, 2 half-open", "gauge", () =>
-        this.#each((d) => d.breaker?.stateCode),
-      ),
-      collectedMetric(`${p}bulkhead_active`, "Calls running inside the bulkhead", "gauge", () =>
-        this.#each((d) => d.bulkhead?.active),
-      ),
-      collectedMetric(`${p}bulkhead_queue_depth`, "Calls waiting for a bulkhead slot", "gauge", () =>
-        this.#each((d) => d.bulkhead?.queued),
-      ),
-      collectedMetric(`${p}concurrency_limit`, "Current bulkhead limit (moves when adaptive)", "gauge", () =>
-        this.#each((d) => d.bulkhead?.limit),
       ),
     ];
   }

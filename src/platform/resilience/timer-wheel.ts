@@ -1,4 +1,5 @@
 import type { Clock } from "../time/index.ts";
+import { perClock } from "./per-clock.ts";
 
 /** Something the wheel can expire. Set `done` when it settles first; the wheel then just drops it. */
 export interface WheelEntry {
@@ -118,15 +119,6 @@ export class TimerWheel {
     this.#spare = pending;
   }
 
-  static #shared = new WeakMap<Clock, TimerWheel>();
-
   /** One wheel per clock, shared by every timeout, queue timeout and hedge on that clock. */
-  static of(clock: Clock): TimerWheel {
-    let wheel = TimerWheel.#shared.get(clock);
-    if (wheel === undefined) {
-      wheel = new TimerWheel(clock);
-      TimerWheel.#shared.set(clock, wheel);
-    }
-    return wheel;
-  }
+  static of: (clock: Clock) => TimerWheel = perClock((clock) => new TimerWheel(clock));
 }
