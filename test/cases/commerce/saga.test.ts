@@ -1,86 +1,19 @@
 import { afterAll, afterEach, describe, expect, it } from "vitest";
-import { CommerceConfigSchema } from "../../../src/cases/commerce/config.ts";
-import { type Commerce, createCommerce } from "../../../src/cases/commerce/system.ts";
-import { loadConfig } from "../../../src/platform/config/index.ts";
-import type { Bus } from "../../../src/platform/messaging/index.ts";
-import { createLogger, createMetricsRegistry } from "../../../src/platform/observability/index.ts";
-import type { Store } from "../../../src/platform/storage/index.ts";
-import { busFor } from "../../support/buses.ts";
+import { checkCommerce } from "../../../src/cases/commerce/checker.ts";
 import { eventually, serviceAvailable } from "../../support/services.ts";
 import { storeTargets } from "../../support/stores.ts";
+import { checkout, commerceHarness } from "./harness.ts";
 
 const targets = await storeTargets();
 const natsUp = targets.some((t) => t.name === "postgres") ? await serviceAvailable("nats") : false;
-const logger = createLogger({ level: process.env.BULWARK_TEST_LOG ?? "silent" });
 
 describe.each(targets.filter((t) => t.name === "sqlite" || natsUp))("checkout saga on $name", (target) => {
-  const running: Array<{ commerce: Commerce; bus: Bus; stores: Store[] }> = [];
-  afterEach(async () => {
-    for (const r of running.splice(0)) {
-      await r.commerce.stop();
-      await r.bus.close();
-      for (const s of r.stores) await s.close();
-    }
-  });
+  const harness = commerceHarness(target);
+  afterEach(() => harness.stopAll());
   afterAll(() => target.cleanup());
 
-  async function start(overrides: Record<string, unknown> = {}) {
-    const config = loadConfig(CommerceConfigSchema, {
-      env: {},
-      overrides: {
-        ports: { order: 0, inventory: 0, payment: 0, gateway: 0 },
-        sweepIntervalMs: 200,
-        ...overrides,
-      },
-    });
-    const store = await target.open();
-    const gatewayStore = await target.open();
-    const { bus, sameStoreLog } = await busFor(store);
-    const commerce = await createCommerce({
-      config,
-      store,
-      gatewayStore,
-      bus,
-      ...(sameStoreLog ? { sameStoreLog } : {}),
-      logger,
-      registry: createMetricsRegistry(),
-      admin: { enabled: true, token: "t".repeat(32) },
-    });
-    running.push({ commerce, bus, stores: [store, gatewayStore] });
-    const urls = await commerce.listen();
-    const order = (body: object, key?: string) =>
-      fetch(`${urls.order}/orders`, {
-        method: "POST",
-        headers: { "content-type": "application/json", ...(key ? { "idempotency-key": key } : {}) },
-        body: JSON.stringify(body),
-      });
-    const status = async (orderId: string) =>
-      (await (await fetch(`${urls.order}/orders/${orderId}`)).json()) as {
-        status: string;
-        reason: string | null;
-        timeline: Array<{ step: string }>;
-        totalCents: number | null;
-        payment: { state: string };
-      };
-    const settled = (orderId: string) =>
-      eventually(
-        async () => {
-          const s = await status(orderId);
-          return s.status !== "PENDING" ? s : undefined;
-        },
-        { timeoutMs: 20_000, message: `order ${orderId} to settle` },
-      );
-    return { commerce, urls, order, status, settled };
-  }
-
-  const checkout = (sku: string, qty = 1, token = "tok_visa") => ({
-    customerId: "c-1",
-    items: [{ sku, qty }],
-    payment: { token },
-  });
-
   it("confirms a paid order: reserve, charge, commit, with the whole timeline", async () => {
-    const { commerce, order, settled } = await start();
+    const { commerce, order, settled, store, gatewayStore } = await harness.start();
     const res = await order(checkout("MOUSE-01", 2), "k-happy");
     expect(res.status).toBe(202);
     const { orderId, status } = (await res.json()) as { orderId: string; status: string };
@@ -100,10 +33,12 @@ describe.each(targets.filter((t) => t.name === "sqlite" || natsUp))("checkout sa
     const ledger = await commerce.gateway.ledger.all();
     expect(ledger.charges).toHaveLength(1);
     expect(ledger.charges[0]).toMatchObject({ amountCents: 5_998, reference: orderId, status: "succeeded" });
+    const check = await checkCommerce(store, gatewayStore);
+    expect(check).toMatchObject({ ok: true, orders: { CONFIRMED: 1 }, charges: { captured: 1 } });
   });
 
   it("cancels when stock is short, and when the card is declined (releasing the stock)", async () => {
-    const { commerce, order, settled } = await start();
+    const { commerce, order, settled, store, gatewayStore } = await harness.start();
     const short = (await (await order(checkout("CONSOLE-PS5", 6), "k-short")).json()) as { orderId: string };
     expect(await settled(short.orderId)).toMatchObject({
       status: "CANCELLED",
@@ -123,17 +58,44 @@ describe.each(targets.filter((t) => t.name === "sqlite" || natsUp))("checkout sa
       },
     );
     expect((await commerce.gateway.ledger.all()).charges.map((c) => c.status)).toEqual(["declined"]);
+    expect((await checkCommerce(store, gatewayStore)).ok).toBe(true);
   });
 
   it("answers the same order for the same Idempotency-Key, and 400 without one", async () => {
-    const { order } = await start();
+    const { order } = await harness.start();
     const first = (await (await order(checkout("MOUSE-01"), "k-same")).json()) as { orderId: string };
     const again = await order(checkout("MOUSE-01"), "k-same");
     expect(again.status).toBe(202);
     expect(((await again.json()) as { orderId: string }).orderId).toBe(first.orderId);
     expect((await order(checkout("MOUSE-01"))).status).toBe(400);
-    expect(
-      (await order({ customerId: "c", items: [], payment: { token: "4242424242424242" } }, "k-bad")).status,
-    ).toBe(400);
+    const bad = await order({ customerId: "c", items: [], payment: { token: "4242424242424242" } }, "k-bad");
+    expect(bad.status).toBe(400);
+    const fields = ((await bad.json()) as { errors: Array<{ field: string }> }).errors
+      .map((e) => e.field)
+      .sort();
+    expect(fields).toEqual(["body.items", "body.payment.token"]);
+  });
+
+  it("re-drives a stuck saga and cancels an unpaid one after its re-drives, refunding nothing", async () => {
+    // The gateway is down for good: payment can never finish, so the sweeper must end the saga.
+    const { order, settled, commerce, store, gatewayStore } = await harness.start({
+      sagaDeadlineMs: 300,
+      maxRedrives: 1,
+      gatewayFaults: { errorRate: 1 },
+    });
+    const { orderId } = (await (await order(checkout("MONITOR-27"), "k-stuck")).json()) as {
+      orderId: string;
+    };
+    const final = await settled(orderId, 30_000);
+    expect(final).toMatchObject({ status: "CANCELLED", reason: "saga-timeout" });
+    expect(final.timeline.map((t) => t.step)).toContain("Redrive1");
+    await eventually(
+      async () => (await commerce.inventory.repository.stock("MONITOR-27"))!.available === 20,
+      {
+        message: "stock released after the timeout",
+      },
+    );
+    expect((await commerce.gateway.ledger.all()).charges).toHaveLength(0);
+    expect((await checkCommerce(store, gatewayStore)).ok).toBe(true);
   });
 });
