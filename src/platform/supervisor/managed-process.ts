@@ -90,9 +90,17 @@ export class ManagedProcess {
     await this.#terminate();
   }
 
-  /** Sends a signal as a fault would; SIGKILL counts as a crash and the process comes back with backoff. */
-  signal(signal: NodeJS.Signals): void {
-    this.#child?.kill(signal);
+  /**
+   * Sends a signal as a fault would. For SIGKILL it resolves once the exit is seen, so status never shows a
+   * killed process as ready; the exit counts as a crash and the process comes back with backoff.
+   */
+  async signal(signal: NodeJS.Signals): Promise<void> {
+    const child = this.#child;
+    if (!child) return;
+    const exited = this.#exited;
+    if (signal === "SIGKILL") this.#ready = false;
+    child.kill(signal);
+    if (signal === "SIGKILL") await exited;
   }
 
   pause(): void {

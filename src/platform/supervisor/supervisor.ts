@@ -92,11 +92,14 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     return [...this.#processes.values()].map((p) => p.status());
   }
 
-  /** SIGKILL (or `signal`); the supervisor then restarts it with backoff, as after any crash. Returns its name. */
-  kill(target: ProcessTarget, signal: NodeJS.Signals = "SIGKILL"): string {
+  /**
+   * SIGKILL (or `signal`); the supervisor then restarts it with backoff, as after any crash. Resolves with its
+   * name once a SIGKILLed process has exited.
+   */
+  async kill(target: ProcessTarget, signal: NodeJS.Signals = "SIGKILL"): Promise<string> {
     const process = this.#resolve(target, ["running", "paused", "starting"]);
     this.#logger.warn({ process: process.spec.name, signal }, "fault: signalling process");
-    process.signal(signal);
+    await process.signal(signal);
     return process.spec.name;
   }
 

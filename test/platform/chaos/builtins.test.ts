@@ -34,8 +34,8 @@ async function gateway(): Promise<string> {
 const measure = (url: string) => ({
   type: "probe" as const,
   name: "payments are fast",
-  tolerance: { type: "range" as const, range: [0, 150] as [number, number], target: "p95_ms" },
-  provider: { type: "bulwark" as const, func: "bulwark.http.measure", arguments: { url, requests: 5 } },
+  tolerance: { type: "range" as const, range: [0, 600] as [number, number], target: "p50_ms" },
+  provider: { type: "bulwark" as const, func: "bulwark.http.measure", arguments: { url, requests: 3 } },
 });
 
 describe("built-in experiment functions", () => {
@@ -60,7 +60,7 @@ describe("built-in experiment functions", () => {
           provider: {
             type: "bulwark",
             func: "bulwark.proxy.add_toxic",
-            arguments: { proxy: "gateway", name: "slow", type: "latency", attributes: { latency: 300 } },
+            arguments: { proxy: "gateway", name: "slow", type: "latency", attributes: { latency: 1_500 } },
           },
         },
       ],
@@ -82,8 +82,8 @@ describe("built-in experiment functions", () => {
     expect(journal.run[0]).toMatchObject({ status: "succeeded", output: { name: "slow", type: "latency" } });
     expect(journal).toMatchObject({ status: "failed", deviated: true });
     expect(
-      (journal.steady_states.after?.probes[0]?.output as { p95_ms: number }).p95_ms,
-    ).toBeGreaterThanOrEqual(295);
+      (journal.steady_states.after?.probes[0]?.output as { p50_ms: number }).p50_ms,
+    ).toBeGreaterThanOrEqual(1_495);
     expect(journal.rollbacks[0]).toMatchObject({ status: "succeeded" });
     expect(server.listToxics("gateway")).toEqual([]);
   });

@@ -66,12 +66,14 @@ describe("bulwark up / status / chaos run", () => {
         "    - type: probe",
         "      name: auth-live",
         "      tolerance: 200",
-        "      provider: { type: http, url: '${live}', timeout: 2 }",
+        "      provider: { type: http, url: '${live}', timeout: 10 }",
         "method:",
         "  - type: action",
         "    name: kill-auth",
         "    provider: { type: bulwark, func: bulwark.supervisor.kill, arguments: { service: auth } }",
-        "    pauses: { after: 1.5 }",
+        "  - type: probe",
+        "    name: auth-back",
+        "    provider: { type: bulwark, func: bulwark.supervisor.wait_until_ready, arguments: { service: auth, timeout: 20 } }",
         "rollbacks: []",
       ].join("\n"),
     );
@@ -86,6 +88,7 @@ describe("bulwark up / status / chaos run", () => {
       status: "succeeded",
       output: { action: "kill", process: "auth-1" },
     });
+    expect(journal.run[1]).toMatchObject({ status: "succeeded", output: { ready: true } });
     expect(journal).toMatchObject({ status: "completed", deviated: false });
     expect(code).toBe(0);
     expect(runCtx.output()).toContain("status: completed");

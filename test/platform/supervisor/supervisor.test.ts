@@ -50,7 +50,7 @@ describe("Supervisor", () => {
     const s = supervise({ processes: [await fixtureSpec("pay")], logger });
     const pid = await readyPid(s, "pay");
     const killedAt = performance.now();
-    expect(s.kill("pay")).toBe("pay");
+    expect(await s.kill("pay")).toBe("pay");
     const newPid = await readyPid(s, "pay", pid);
     expect(performance.now() - killedAt).toBeLessThan(5_000);
     expect(newPid).not.toBe(pid);
@@ -136,7 +136,7 @@ describe("Supervisor", () => {
     s.resume(paused);
     let caught: unknown;
     try {
-      s.kill({ service: "nope", random: true });
+      await s.kill({ service: "nope", random: true });
     } catch (e) {
       caught = e;
     }

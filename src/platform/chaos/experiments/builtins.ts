@@ -93,6 +93,22 @@ export function builtinFunctions(targets: BuiltinTargets): FunctionRegistry {
       return Array.isArray(status) ? { processes: status } : status;
     },
 
+    "bulwark.supervisor.wait_until_ready": async (args, { clock, signal }) => {
+      const control = await supervisor();
+      const timeoutMs = (typeof args.timeout === "number" ? args.timeout : 10) * 1000;
+      const started = clock.monotonic();
+      for (;;) {
+        const status = await control.status();
+        const processes = (Array.isArray(status) ? status : status.processes).filter(
+          (p) => typeof args.service !== "string" || p.service === args.service,
+        );
+        const ready = processes.length > 0 && processes.every((p) => p.ready);
+        const waited = clock.monotonic() - started;
+        if (ready || waited >= timeoutMs) return { ready, waited_ms: Math.round(waited) };
+        await clock.sleep(Math.min(100, timeoutMs - waited), signal);
+      }
+    },
+
     "bulwark.flags.set": async (args) => {
       const { url: _url, id, ...flag } = args;
       const flagId = need<string>({ id }, "id", "string");
@@ -122,8 +138,8 @@ export function builtinFunctions(targets: BuiltinTargets): FunctionRegistry {
 }
 
 /**
- * A probe: sends `requests` GETs (or `method`) to `url`, `concurrency` at a time, and reports the error rate
- * and latency percentiles, for tolerances like `{type: range, range: [0, 0.01], target: error_rate}`.
+ * A probe: sends `warmup` (default 1) unmeasured requests, then `requests` GETs (or `method`) to `url`,
+ * `concurrency` at a time, and reports the error rate (5xx or no answer) and latency percentiles, for tolerances like `{type: range, range: [0, 0.01], target: error_rate}`.
  */
 const measureHttp: ChaosFunction = async (args, { signal }) => {
   const url = need<string>(args, "url", "string");
@@ -131,6 +147,14 @@ const measureHttp: ChaosFunction = async (args, { signal }) => {
   const concurrency = typeof args.concurrency === "number" ? args.concurrency : 1;
   const timeoutMs = (typeof args.timeout === "number" ? args.timeout : 5) * 1000;
   const method = typeof args.method === "string" ? args.method : "GET";
+  // Unmeasured first requests open the connection and warm the path, so one cold start is not the p95.
+  const warmup = typeof args.warmup === "number" ? args.warmup : 1;
+  for (let i = 0; i < warmup && !signal.aborted; i++) {
+    await fetch(url, { method, signal: AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]) }).then(
+      (r) => r.body?.cancel(),
+      () => undefined,
+    );
+  }
   const latencies: number[] = [];
   let errors = 0;
   let next = 0;

@@ -149,7 +149,7 @@ async function runActivity(activity: Activity, context: ActivityContext): Promis
       activity,
       status: "failed",
       output: null,
-      exception: error instanceof Error ? error.message : String(error),
+      exception: describe(error),
       ...timing(startWall, t0, clock),
     };
   }
@@ -191,7 +191,17 @@ function failedRun(activity: Activity, error: unknown, clock: Clock): ActivityRu
     activity,
     status: "failed",
     output: null,
-    exception: error instanceof Error ? error.message : String(error),
+    exception: describe(error),
     ...timing(now, clock.monotonic(), clock),
   };
+}
+
+/** The message with its causes: fetch's "fetch failed" alone says nothing about ECONNREFUSED. */
+function describe(error: unknown): string {
+  const parts: string[] = [];
+  for (let e: unknown = error; e !== undefined && parts.length < 4; e = (e as { cause?: unknown }).cause) {
+    parts.push(e instanceof Error ? e.message : String(e));
+    if (!(e instanceof Error)) break;
+  }
+  return parts.join(": ");
 }
