@@ -221,7 +221,10 @@ export class ManagedProcess {
   #scheduleProbe(child: ChildProcess): void {
     const { livenessUrl, readinessUrl } = this.spec;
     if (!livenessUrl && !readinessUrl) return;
-    this.#probeTimer = this.#o.clock.setTimeout(() => void this.#probe(child), this.#o.probes.intervalMs);
+    // Until it first answers, probe often: a restarted process should count as ready soon after it is.
+    const answered = this.#ready || this.#livenessPassed;
+    const delay = answered ? this.#o.probes.intervalMs : Math.min(this.#o.probes.intervalMs, 250);
+    this.#probeTimer = this.#o.clock.setTimeout(() => void this.#probe(child), delay);
   }
 
   async #probe(child: ChildProcess): Promise<void> {
