@@ -16,27 +16,28 @@ export interface DedupeSnapshot {
   expiries: number[];
 }
 
-const EMPTY = 0;
-const USED = 1;
-
 /**
  * Drops elements whose id was already seen, from the feed or from a redelivery, so each counts once.
- * Memory is bounded: an id is forgotten once the watermark passes the purge point of the last window
- * its element belongs to; a copy arriving after that is beyond the allowed lateness anyway, so the
- * window operator sends it to the late side output instead of counting it.
+ * Memory is bounded: an id may be forgotten once the watermark passes the purge point of the last
+ * window its element belongs to; a copy arriving after that is beyond the allowed lateness anyway, so
+ * the window operator sends it to the late side output instead of counting it.
  *
- * Ids are safe integers in a Float64Array-backed open-addressing table (no per-id objects).
+ * Ids are safe integers in one Float64Array of (id, expiry) pairs with open addressing, so a probe
+ * touches one cache line and there are no per-id objects. Expired ids are swept lazily, once as many ids
+ * were inserted since the last sweep as the table held, so sweeping costs O(1) per insert amortised.
  */
 export class Dedupe implements Checkpointable<DedupeSnapshot> {
   readonly windows: WindowAssigner;
   readonly allowedLatenessMs: number;
-  #keys: Float64Array;
-  #expiries: Float64Array;
-  #state: Uint8Array;
+  /** [id, expiry] per slot; an empty slot holds NaN as its id. */
+  #table: Float64Array;
   #mask: number;
+  #minSlots: number;
   #size = 0;
+  #insertsSinceSweep = 0;
   /** Smallest expiry in the table: below it a sweep would free nothing. */
   #nextExpiry = Number.POSITIVE_INFINITY;
+  #watermark: Watermark = Number.NEGATIVE_INFINITY;
   #duplicates = 0;
 
   constructor(options: DedupeOptions) {
@@ -44,14 +45,13 @@ export class Dedupe implements Checkpointable<DedupeSnapshot> {
     this.allowedLatenessMs = options.allowedLatenessMs ?? 0;
     const capacity = options.initialCapacity ?? 4096;
     if (!(capacity >= 1)) throw invalidOption("initialCapacity", capacity, "≥ 1");
-    const slots = 2 ** Math.ceil(Math.log2(capacity * 2));
-    this.#keys = new Float64Array(slots);
-    this.#expiries = new Float64Array(slots);
-    this.#state = new Uint8Array(slots);
+    const slots = 2 ** Math.ceil(Math.log2(Math.max(capacity * 2, 8192)));
+    this.#table = new Float64Array(slots * 2).fill(Number.NaN);
     this.#mask = slots - 1;
+    this.#minSlots = slots;
   }
 
-  /** Ids held now. */
+  /** Ids held now (expired ids not yet swept included). */
   get size(): number {
     return this.#size;
   }
@@ -98,74 +98,85 @@ export class Dedupe implements Checkpointable<DedupeSnapshot> {
     return added;
   }
 
-  /** Forgets ids whose windows are purged at `watermark`. Cheap when nothing is due. */
+  /** Lets ids whose windows are purged at `watermark` go. Cheap when no sweep is due. */
   expire(watermark: Watermark): void {
-    if (watermark < this.#nextExpiry) return;
-    this.#rebuild(this.#keys.length, watermark);
+    if (watermark > this.#watermark) this.#watermark = watermark;
+    if (watermark < this.#nextExpiry || this.#insertsSinceSweep < this.#size) return;
+    this.#rebuild(this.#mask + 1);
   }
 
   snapshot(): DedupeSnapshot {
     const ids: number[] = [];
     const expiries: number[] = [];
-    for (let s = 0; s < this.#state.length; s++) {
-      if (this.#state[s] === USED) {
-        ids.push(this.#keys[s]!);
-        expiries.push(this.#expiries[s]!);
+    const table = this.#table;
+    for (let s = 0; s < table.length; s += 2) {
+      if (table[s] === table[s] && table[s + 1]! > this.#watermark) {
+        ids.push(table[s]!);
+        expiries.push(table[s + 1]!);
       }
     }
     return { ids, expiries };
   }
 
   restore(state: DedupeSnapshot): void {
-    this.#state.fill(EMPTY);
+    this.#table.fill(Number.NaN);
     this.#size = 0;
     this.#nextExpiry = Number.POSITIVE_INFINITY;
+    this.#watermark = Number.NEGATIVE_INFINITY;
     for (let i = 0; i < state.ids.length; i++) this.#insert(state.ids[i]!, state.expiries[i]!);
+    this.#insertsSinceSweep = 0;
   }
 
   #insert(id: number, expiry: number): boolean {
-    const keys = this.#keys;
-    const used = this.#state;
+    const table = this.#table;
     const mask = this.#mask;
     let slot = hash(id) & mask;
-    while (used[slot] === USED) {
-      if (keys[slot] === id) return false;
+    for (;;) {
+      const held = table[2 * slot]!;
+      if (held === id) return false;
+      if (held !== held) break;
       slot = (slot + 1) & mask;
     }
-    keys[slot] = id;
-    this.#expiries[slot] = expiry;
-    used[slot] = USED;
+    table[2 * slot] = id;
+    table[2 * slot + 1] = expiry;
     if (expiry < this.#nextExpiry) this.#nextExpiry = expiry;
-    if (++this.#size * 2 > keys.length) this.#rebuild(keys.length * 2, Number.NEGATIVE_INFINITY);
+    this.#insertsSinceSweep++;
+    if (++this.#size * 2 > mask + 1) this.#rebuild((mask + 1) * 2);
     return true;
   }
 
-  /** Rehashes into `slots` slots, dropping ids whose expiry is at or below `watermark`. */
-  #rebuild(slots: number, watermark: Watermark): void {
-    const keys = this.#keys;
-    const expiries = this.#expiries;
-    const used = this.#state;
-    const live = new Float64Array(this.#size * 2);
-    let count = 0;
-    for (let s = 0; s < used.length; s++) {
-      if (used[s] === USED && expiries[s]! > watermark) {
-        live[count++] = keys[s]!;
-        live[count++] = expiries[s]!;
-      }
+  /** Rehashes into `slots` slots, dropping ids already expired at the last watermark seen. */
+  #rebuild(slots: number): void {
+    const old = this.#table;
+    const watermark = this.#watermark;
+    let live = 0;
+    for (let s = 0; s < old.length; s += 2) if (old[s] === old[s] && old[s + 1]! > watermark) live++;
+    // Shrink back when most ids expired, so memory follows the live set rather than the peak; grow
+    // only if sweeping did not free enough.
+    while (slots > this.#minSlots && live * 8 < slots) slots >>>= 1;
+    while (live * 2 >= slots) slots *= 2;
+    const table = new Float64Array(slots * 2).fill(Number.NaN);
+    const mask = slots - 1;
+    let nextExpiry = Number.POSITIVE_INFINITY;
+    for (let s = 0; s < old.length; s += 2) {
+      const id = old[s]!;
+      const expiry = old[s + 1]!;
+      if (id !== id || expiry <= watermark) continue;
+      let slot = hash(id) & mask;
+      while (table[2 * slot] === table[2 * slot]) slot = (slot + 1) & mask;
+      table[2 * slot] = id;
+      table[2 * slot + 1] = expiry;
+      if (expiry < nextExpiry) nextExpiry = expiry;
     }
-    // Shrink back when most ids expired, so memory follows the live set rather than the peak.
-    while (slots > 4096 && (count / 2) * 8 < slots) slots >>>= 1;
-    this.#keys = new Float64Array(slots);
-    this.#expiries = new Float64Array(slots);
-    this.#state = new Uint8Array(slots);
-    this.#mask = slots - 1;
-    this.#size = 0;
-    this.#nextExpiry = Number.POSITIVE_INFINITY;
-    for (let i = 0; i < count; i += 2) this.#insert(live[i]!, live[i + 1]!);
+    this.#table = table;
+    this.#mask = mask;
+    this.#size = live;
+    this.#nextExpiry = nextExpiry;
+    this.#insertsSinceSweep = 0;
   }
 }
 
-/** Mixes both 32-bit halves of a safe-integer id. */
+/** Mixes both 32-bit halves of a safe-integer id (a random spread: linear probing needs one). */
 function hash(id: number): number {
   const h = Math.imul((id | 0) ^ Math.imul((id / 4294967296) | 0, 0x85ebca6b), 0x9e3779b1);
   return h ^ (h >>> 15);

@@ -18,6 +18,8 @@ export interface KeyedWindowPipelineOptions {
   outOfOrdernessMs: number;
   allowedLatenessMs?: number;
   idleTimeoutMs?: number;
+  /** Ids the dedupe table holds before it grows: about rate × (window + lateness + B). Default 4096. */
+  dedupeCapacity?: number;
   clock: Clock;
   /** Moving averages and anomalies; omit to skip them. */
   indicators?: Omit<IndicatorOptions, "onIndicators" | "onAnomaly">;
@@ -58,7 +60,11 @@ export class KeyedWindowPipeline implements Checkpointable<KeyedWindowPipelineSn
       clock: options.clock,
       ...(options.idleTimeoutMs === undefined ? {} : { idleTimeoutMs: options.idleTimeoutMs }),
     });
-    this.dedupe = new Dedupe({ windows: options.windows, allowedLatenessMs: lateness });
+    this.dedupe = new Dedupe({
+      windows: options.windows,
+      allowedLatenessMs: lateness,
+      ...(options.dedupeCapacity === undefined ? {} : { initialCapacity: options.dedupeCapacity }),
+    });
     const indicators = options.indicators
       ? new IndicatorOperator({
           ...options.indicators,

