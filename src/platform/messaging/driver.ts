@@ -14,6 +14,9 @@ export interface LogRecord {
 
 export interface StoredMessage extends LogRecord {
   offset: number;
+  /** True when the driver decoded the payload already (into `payload`); `data` is then unused. */
+  parsed?: boolean;
+  payload?: unknown;
 }
 
 /** A cursor over one partition for one group. Commits are cumulative: everything up to `offset` is done. */

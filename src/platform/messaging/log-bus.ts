@@ -8,7 +8,7 @@ import type { EventRegistry } from "./event-registry.ts";
 import { GroupMember } from "./group-member.ts";
 import { HEADER } from "./headers.ts";
 import { type MessagingMetrics, messagingMetrics } from "./metrics.ts";
-import { assertName, deadLetterTopic, isDeadLetterTopic, partitionOf } from "./naming.ts";
+import { assertEventType, assertName, deadLetterTopic, isDeadLetterTopic, partitionOf } from "./naming.ts";
 import { PartitionWorker } from "./partition-worker.ts";
 import { startSendSpan } from "./tracing.ts";
 import type {
@@ -62,6 +62,9 @@ class LogBus implements Bus {
   readonly #partitions = new Map<string, number>();
   readonly #subscriptions = new Set<LogSubscription>();
   #closed = false;
+  // IDs are a random per-bus prefix plus a counter: unique across processes, far cheaper than a UUID each.
+  readonly #idPrefix = randomUUID();
+  #idCounter = 0;
 
   constructor(o: BusOptions) {
     this.#driver = o.driver;
@@ -100,12 +103,13 @@ class LogBus implements Bus {
     const spans = [];
     const now = this.#clock.now();
     for (const item of items) {
+      assertEventType(item.event.type, item.event.version);
       this.#registry?.assertValid(item.event);
       const partitions = this.#partitions.get(item.topic) ?? (await this.#partitionCount(item.topic));
       const headers: Headers = { ...item.headers };
       spans.push(startSendSpan(this.#system, item.topic, headers));
       const record: LogRecord = {
-        id: item.id ?? randomUUID(),
+        id: item.id ?? this.#nextId(),
         partition: partitionOf(item.key, partitions),
         key: item.key,
         type: item.event.type,
@@ -168,6 +172,10 @@ class LogBus implements Bus {
       onError: this.#onError,
       partitionCount: (topic: string) => this.#partitionCount(topic),
     };
+  }
+
+  #nextId(): string {
+    return `${this.#idPrefix}-${(++this.#idCounter).toString(36)}`;
   }
 
   async #partitionCount(topic: string): Promise<number> {
@@ -308,7 +316,13 @@ class LogSubscription implements Subscription {
     if (error !== undefined) headers[HEADER.dlqError] = describe(error);
     // The DLQ record keeps a deterministic ID: a redelivered failure is deduped where the broker can.
     await bus.driver.append(deadLetterTopic(this.topic), [
-      { ...message, id: `${message.id}-dlq-${this.group}`, partition: 0, headers },
+      {
+        ...message,
+        id: `${message.id}-dlq-${this.group}`,
+        partition: 0,
+        headers,
+        data: message.parsed ? JSON.stringify(message.payload) : message.data,
+      },
     ]);
     bus.metrics.deadLettered(this.topic, this.group);
   }

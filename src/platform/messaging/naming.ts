@@ -12,6 +12,16 @@ export function assertName(kind: "topic" | "group" | "member", name: string): vo
   }
 }
 
+/** Event types travel space-separated in one header (see HEADER.meta), so they hold no whitespace. */
+export function assertEventType(type: string, version: number): void {
+  if (!/^[^\s]{1,200}$/.test(type) || !Number.isInteger(version) || version < 0) {
+    throw new MessagingError(
+      "BWK_ERR_MESSAGING_INVALID_NAME",
+      `invalid event type ${JSON.stringify(type)}@${version}: no whitespace, and an integer version`,
+    );
+  }
+}
+
 export function deadLetterTopic(topic: string): string {
   return `${topic}-dlq`;
 }

@@ -4,7 +4,7 @@ import type { Store } from "../storage/index.ts";
 import { type Clock, systemClock } from "../time/index.ts";
 import { type MessagingTables, messagingMigrations } from "./embedded/schema.ts";
 import type { EventRegistry } from "./event-registry.ts";
-import { assertName } from "./naming.ts";
+import { assertEventType, assertName } from "./naming.ts";
 import { startSendSpan } from "./tracing.ts";
 import type { Headers, PublishItem } from "./types.ts";
 
@@ -48,6 +48,7 @@ export class Outbox {
     const now = this.#clock.now();
     const rows = items.map((item) => {
       assertName("topic", item.topic);
+      assertEventType(item.event.type, item.event.version);
       this.#registry?.assertValid(item.event);
       const headers: Headers = { ...item.headers };
       // The send span is the enqueue: that is when the event came to be; the consumer links to it.

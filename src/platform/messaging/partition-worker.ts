@@ -21,6 +21,8 @@ export interface WorkerSettings {
   consumed(count: number): void;
 }
 
+const ACK = { kind: "ack" } as const;
+
 type Outcome =
   | { kind: "ack" }
   | { kind: "retry"; delayMs: number | undefined; error: unknown }
@@ -37,10 +39,22 @@ export class PartitionWorker {
   readonly #reader: PartitionReader;
   readonly #abort = new AbortController();
   readonly done: Promise<void>;
+  /** One context per worker, reused per message: the worker handles one message at a time. */
+  readonly #context: DeliveryContext;
+  #decided: Outcome | undefined;
 
   constructor(settings: WorkerSettings, reader: PartitionReader) {
     this.#s = settings;
     this.#reader = reader;
+    this.#context = {
+      nack: (delayMs) => {
+        this.#decided = { kind: "retry", delayMs, error: undefined };
+      },
+      deadLetter: (reason) => {
+        this.#decided = { kind: "dead", reason, error: undefined };
+      },
+      signal: this.#abort.signal,
+    };
     this.done = this.#run();
   }
 
@@ -48,7 +62,8 @@ export class PartitionWorker {
   async stop(): Promise<void> {
     this.#abort.abort(new Error("partition revoked"));
     await this.#reader.close();
-    await this.done;
+    // A worker that failed was already reported through `done`; stopping it is then just cleanup.
+    await this.done.catch(() => undefined);
   }
 
   async #run(): Promise<void> {
@@ -78,7 +93,7 @@ export class PartitionWorker {
     const s = this.#s;
     let payload: unknown;
     try {
-      payload = JSON.parse(stored.data);
+      payload = stored.parsed ? stored.payload : JSON.parse(stored.data);
     } catch (err) {
       await s.deadLetter(stored, "undecodable payload", err, 0);
       return true;
@@ -126,19 +141,10 @@ export class PartitionWorker {
   #invoke(message: Message): Promise<Outcome> {
     const s = this.#s;
     const run = async (): Promise<Outcome> => {
-      let decided: Outcome | undefined;
-      const context: DeliveryContext = {
-        nack: (delayMs) => {
-          decided = { kind: "retry", delayMs, error: undefined };
-        },
-        deadLetter: (reason) => {
-          decided = { kind: "dead", reason, error: undefined };
-        },
-        signal: this.#abort.signal,
-      };
+      this.#decided = undefined;
       try {
-        await s.handler(message, context);
-        return decided ?? { kind: "ack" };
+        await s.handler(message, this.#context);
+        return this.#decided ?? ACK;
       } catch (error) {
         return { kind: "retry", delayMs: undefined, error };
       }

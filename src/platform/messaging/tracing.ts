@@ -1,6 +1,7 @@
 import {
   type Context,
   context,
+  isSpanContextValid,
   type Link,
   propagation,
   type Span,
@@ -38,7 +39,10 @@ export function startSendSpan(system: string, topic: string, headers: Headers): 
     kind: SpanKind.PRODUCER,
     attributes: attributes(system, topic, "send"),
   });
-  propagation.inject(trace.setSpan(context.active(), span), headers, setter);
+  // With no SDK installed and no trace in progress there is nothing to carry: skip the context churn.
+  if (isSpanContextValid(span.spanContext())) {
+    propagation.inject(trace.setSpan(context.active(), span), headers, setter);
+  }
   return span;
 }
 

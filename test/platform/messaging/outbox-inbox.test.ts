@@ -71,7 +71,7 @@ for (const kind of ["sqlite", "postgres"] as const) {
         await trx.insertInto("account").values({ id: "committed", balance: 1 }).execute();
         return outbox.enqueue(trx, { topic, key: "a", event: Numbered.create({ key: "a", n: 2 }) });
       });
-      const rows = await (store.db as Kysely<any>)
+      const rows = await store.db
         .selectFrom("messaging_outbox")
         .selectAll()
         .where("topic", "=", topic)

@@ -1,4 +1,4 @@
-import type { Kysely, Selectable } from "kysely";
+import { type Kysely, sql } from "kysely";
 import type { Store } from "../../storage/index.ts";
 import { type Clock, systemClock } from "../../time/index.ts";
 import type { LogDriver, LogRecord, PartitionReader, StoredMessage } from "../driver.ts";
@@ -19,7 +19,7 @@ export interface EmbeddedDriverOptions {
 const INSERT_CHUNK = 500;
 
 /**
- * The embedded durable log: a table of messages keyed by an AUTOINCREMENT sequence (the offset), group
+ * The embedded durable log: a table of messages keyed by an ever-growing sequence (the offset), group
  * offsets in another, leases in a third. SQLite serialises writers, so sequences commit in order and a
  * reader never skips a row that commits later; that is why this log is SQLite only.
  */
@@ -91,12 +91,12 @@ export class EmbeddedLogDriver implements LogDriver {
 
   /** Appends inside the caller's transaction; call wake() after it commits. */
   async appendWith(db: Kysely<MessagingTables>, topic: string, records: readonly LogRecord[]): Promise<void> {
-    for (let i = 0; i < records.length; i += INSERT_CHUNK) {
-      await db
-        .insertInto("messaging_log")
-        .values(records.slice(i, i + INSERT_CHUNK).map((r) => toRow(topic, r)))
-        .execute();
-    }
+    if (records.length === 0) return;
+    // One statement per batch: the rows travel as one JSON array that SQLite unpacks in C (json_each),
+    // several times faster than a multi-row VALUES list built and bound per column.
+    await sql`insert into messaging_log (topic, partition, msg_id, key, type, version, headers, payload, published_at)
+      select ${topic}, value->>0, value->>1, value->>2, value->>3, value->>4, value->5, value->6, value->>7
+      from json_each(${encodeBatch(records)})`.execute(db);
   }
 
   wake(topic: string, records: readonly Pick<LogRecord, "partition">[]): void {
@@ -116,23 +116,22 @@ export class EmbeddedLogDriver implements LogDriver {
     let closed = false;
     const abort = new AbortController();
     const key = `${topic}/${partition}`;
-    const read = (max: number) =>
-      this.#db
-        .selectFrom("messaging_log")
-        .selectAll()
-        .where("topic", "=", topic)
-        .where("partition", "=", partition)
-        .where("seq", ">", cursor)
-        .orderBy("seq")
-        .limit(max)
-        .execute();
+    // The batch comes back as one JSON document, payloads included: one JSON.parse instead of a row object
+    // per message plus a parse per payload.
+    const read = async (max: number) => {
+      const { rows } = await sql<{ batch: string | null }>`select json_group_array(json_array(
+          seq, msg_id, key, type, version, json(headers), json(payload), published_at) order by seq) as batch
+        from (select * from messaging_log where topic = ${topic} and partition = ${partition} and seq > ${cursor}
+          order by seq limit ${max})`.execute(this.#db);
+      return JSON.parse(rows[0]?.batch ?? "[]") as EncodedRow[];
+    };
     return {
       next: async (max) => {
         while (!closed) {
           const rows = await read(max);
           if (rows.length > 0) {
-            cursor = rows[rows.length - 1]!.seq;
-            return rows.map(fromRow);
+            cursor = rows[rows.length - 1]![0];
+            return rows.map((row) => fromRow(row, partition));
           }
           await this.#wait(key, abort.signal);
         }
@@ -187,6 +186,8 @@ export class EmbeddedLogDriver implements LogDriver {
       .deleteFrom("messaging_log")
       .where("topic", "=", topic)
       .where("published_at", "<", this.#clock.now() - maxAgeMs)
+      // The newest row of the whole log stays, so the rowid sequence never restarts below a committed offset.
+      .where("seq", "<", (eb) => eb.selectFrom("messaging_log").select((e) => e.fn.max("seq").as("m")))
       .executeTakeFirst();
     return Number(result.numDeletedRows);
   }
@@ -244,30 +245,37 @@ export class EmbeddedLogDriver implements LogDriver {
   }
 }
 
-function toRow(topic: string, r: LogRecord) {
-  return {
-    topic,
-    partition: r.partition,
-    msg_id: r.id,
-    key: r.key,
-    type: r.type,
-    version: r.version,
-    headers: JSON.stringify(r.headers),
-    payload: r.data,
-    published_at: r.publishedAt,
-  };
+type EncodedRow = [
+  seq: number,
+  id: string,
+  key: string,
+  type: string,
+  version: number,
+  headers: Record<string, string>,
+  payload: unknown,
+  publishedAt: number,
+];
+
+function encodeBatch(records: readonly LogRecord[]): string {
+  const parts = records.map(
+    (r) =>
+      `[${r.partition},${JSON.stringify(r.id)},${JSON.stringify(r.key)},${JSON.stringify(r.type)},${r.version},${JSON.stringify(r.headers)},${r.data},${r.publishedAt}]`,
+  );
+  return `[${parts.join(",")}]`;
 }
 
-function fromRow(row: Selectable<MessagingTables["messaging_log"]>): StoredMessage {
+function fromRow(row: EncodedRow, partition: number): StoredMessage {
   return {
-    id: row.msg_id,
-    partition: row.partition,
-    offset: Number(row.seq),
-    key: row.key,
-    type: row.type,
-    version: row.version,
-    headers: row.headers === "{}" ? {} : JSON.parse(row.headers),
-    data: row.payload,
-    publishedAt: Number(row.published_at),
+    id: row[1],
+    partition,
+    offset: row[0],
+    key: row[2],
+    type: row[3],
+    version: row[4],
+    headers: row[5],
+    data: "",
+    parsed: true,
+    payload: row[6],
+    publishedAt: row[7],
   };
 }

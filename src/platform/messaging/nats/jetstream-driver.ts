@@ -129,10 +129,7 @@ export class JetStreamDriver implements LogDriver {
       records.map((r) => {
         const h = natsHeaders();
         for (const [k, v] of Object.entries(r.headers)) h.set(k, v);
-        h.set(HEADER.type, r.type);
-        h.set(HEADER.version, String(r.version));
-        h.set(HEADER.key, r.key);
-        h.set(HEADER.publishedAt, String(r.publishedAt));
+        h.set(HEADER.meta, `${r.version} ${r.publishedAt} ${r.type} ${r.key}`);
         return this.#js.publish(this.names.subject(topic, r.partition), r.data, { msgID: r.id, headers: h });
       }),
     );

@@ -3,66 +3,91 @@ import type { PartitionReader, StoredMessage } from "../driver.ts";
 import { HEADER } from "../headers.ts";
 import type { Headers } from "../types.ts";
 
-const OWN_HEADERS = new Set<string>([
-  HEADER.messageId,
-  HEADER.type,
-  HEADER.version,
-  HEADER.key,
-  HEADER.publishedAt,
-]);
+const OWN_HEADERS = new Set<string>([HEADER.messageId, HEADER.meta]);
 
 /** Acks are cumulative (AckPolicy.All): one ack per this many messages, or when the partition is drained. */
 const ACK_EVERY = 256;
 
 /**
  * A partition cursor on a durable pull consumer. The consumer's `consume()` keeps pulls in flight; acks
- * are deferred and cumulative, so a crash redelivers the unacked tail after ack_wait (or at once to the
+ * are deferred and cumulative (sent when the buffer runs dry or every ACK_EVERY messages), so a crash redelivers the unacked tail after ack_wait (or at once to the
  * next owner, which restarts the consumer at its ack floor).
  */
 export class JetStreamPartitionReader implements PartitionReader {
   readonly #messages: ConsumerMessages;
-  readonly #iterator: AsyncIterator<JsMsg>;
   readonly #partition: number;
+  /** Messages the pump received and next() has not handed out yet. */
+  #buffer: JsMsg[] = [];
+  #wake: (() => void) | undefined;
   #batch: JsMsg[] = [];
   #unacked: JsMsg | undefined;
   #sinceAck = 0;
   #closed = false;
+  /** Set when the consumer stream ended under us (consumer deleted, connection closed). */
+  #failed: Error | undefined;
 
   constructor(messages: ConsumerMessages, partition: number) {
     this.#messages = messages;
-    this.#iterator = messages[Symbol.asyncIterator]();
     this.#partition = partition;
+    void this.#pump();
   }
 
   async next(max: number): Promise<StoredMessage[]> {
-    if (this.#closed) return [];
-    const first = await this.#iterator.next();
-    if (first.done || this.#closed) return [];
-    const batch = [first.value];
-    while (batch.length < max && this.#messages.getPending() > 0) {
-      const more = await this.#iterator.next();
-      if (more.done) break;
-      batch.push(more.value);
+    while (!this.#closed && !this.#failed && this.#buffer.length === 0) {
+      await new Promise<void>((resolve) => {
+        this.#wake = resolve;
+      });
     }
+    if (this.#failed) throw this.#failed;
+    if (this.#closed) return [];
+    const batch = this.#buffer.length <= max ? this.#buffer : this.#buffer.slice(0, max);
+    this.#buffer = batch === this.#buffer ? [] : this.#buffer.slice(max);
     this.#batch = batch;
     return batch.map((m) => toStored(m, this.#partition));
   }
 
   async commit(offset: number): Promise<void> {
-    const msg = this.#batch.find((m) => m.seq === offset);
-    if (!msg) return;
-    this.#sinceAck += this.#batch.indexOf(msg) + 1;
+    const index = this.#batch.findIndex((m) => m.seq === offset);
+    if (index < 0) return;
+    const msg = this.#batch[index]!;
+    this.#sinceAck += index + 1;
     this.#unacked = msg;
-    if (this.#sinceAck >= ACK_EVERY || msg.info.pending === 0 || this.#messages.getPending() === 0)
-      this.#flush();
+    if (this.#sinceAck >= ACK_EVERY || this.#buffer.length === 0) this.#flush();
   }
 
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
     this.#flush();
-    // No await of closed(): it settles only once the iterator is drained, which the worker may be awaiting.
     this.#messages.stop();
+    this.#wakeUp();
+  }
+
+  /**
+   * Drains the consumer's iterator into a buffer, so next() hands out everything already received at once
+   * and never blocks on a message that will only come after ack_wait.
+   */
+  async #pump(): Promise<void> {
+    try {
+      for await (const m of this.#messages) {
+        if (this.#closed) break;
+        this.#buffer.push(m);
+        this.#wakeUp();
+      }
+    } catch (err) {
+      this.#failed = err instanceof Error ? err : new Error(String(err));
+    } finally {
+      if (!this.#closed)
+        this.#failed ??= new Error(`partition ${this.#partition}: the consumer stopped delivering`);
+      this.#closed = true;
+      this.#wakeUp();
+    }
+  }
+
+  #wakeUp(): void {
+    const wake = this.#wake;
+    this.#wake = undefined;
+    wake?.();
   }
 
   #flush(): void {
@@ -78,14 +103,18 @@ function toStored(m: JsMsg, partition: number): StoredMessage {
   if (h) {
     for (const k of h.keys()) if (!OWN_HEADERS.has(k)) headers[k] = h.get(k);
   }
+  const meta = h?.get(HEADER.meta) ?? "";
+  const a = meta.indexOf(" ");
+  const b = meta.indexOf(" ", a + 1);
+  const c = meta.indexOf(" ", b + 1);
   return {
-    id: h?.get(HEADER.messageId) ?? `${m.info.stream}:${m.seq}`,
+    id: h?.get(HEADER.messageId) || `${m.info.stream}:${m.seq}`,
     partition,
     offset: m.seq,
-    key: h?.get(HEADER.key) ?? "",
-    type: h?.get(HEADER.type) ?? "",
-    version: Number(h?.get(HEADER.version) ?? 0),
-    publishedAt: Number(h?.get(HEADER.publishedAt) ?? 0),
+    version: Number(meta.slice(0, a)),
+    publishedAt: Number(meta.slice(a + 1, b)),
+    type: meta.slice(b + 1, c),
+    key: meta.slice(c + 1),
     headers,
     data: m.string(),
   };
