@@ -46,29 +46,56 @@ const failing = async (): Promise<number> => {
 
 type Call = () => Promise<unknown>;
 
-async function timeCalls(call: Call, calls: number): Promise<number> {
+interface Sample {
+  /** Wall-clock ns per call. */
+  wall: number;
+  /** Process CPU ns per call: excludes time the OS gave other processes, so steadier on a shared box. */
+  cpu: number;
+}
+
+async function timeCalls(call: Call, calls: number): Promise<Sample> {
+  const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   for (let done = 0; done < calls; done += BATCH) {
     for (let i = 0; i < BATCH; i++) await call().catch(() => {});
     await yieldToLoop();
   }
-  return ((performance.now() - t0) * 1e6) / calls;
+  const wall = ((performance.now() - t0) * 1e6) / calls;
+  const cpu = process.cpuUsage(cpu0);
+  return { wall, cpu: ((cpu.user + cpu.system) * 1e3) / calls };
 }
+
+type Medians = (name: string, metric: keyof Sample) => number;
 
 /** Medians of per-round samples, rounds interleaved across cases. `share` scales a case's call count. */
 async function sampleRoundRobin(
   cases: Record<string, Call>,
   share: (name: string) => number,
-): Promise<(name: string) => number> {
+): Promise<Medians> {
   const perRound = (name: string) =>
     Math.max(BATCH, Math.round((CALLS * share(name)) / ROUNDS / BATCH) * BATCH);
-  const samples: Record<string, number[]> = Object.fromEntries(Object.keys(cases).map((k) => [k, []]));
+  const samples: Record<string, Sample[]> = Object.fromEntries(Object.keys(cases).map((k) => [k, []]));
   for (const [name, call] of Object.entries(cases)) await timeCalls(call, perRound(name) * 2); // warm-up
   for (let round = 0; round < ROUNDS; round++) {
     for (const [name, call] of Object.entries(cases))
       samples[name]!.push(await timeCalls(call, perRound(name)));
   }
-  return (name) => median(samples[name]!);
+  return (name, metric) => median(samples[name]!.map((x) => x[metric]));
+}
+
+/** Reports a case's wall and CPU medians, with the ratio against `anchor` measured in the same run. */
+function reportCase(section: string, m: Medians, name: string, anchor?: string): void {
+  for (const metric of ["wall", "cpu"] as const) {
+    report({
+      bench: "resilience",
+      case: `${section}/${name}`,
+      metric: metric === "wall" ? "ns_per_call" : "cpu_ns_per_call",
+      value: m(name, metric),
+      unit: "ns",
+      better: "lower",
+      ...(anchor ? { anchor: `${section}/${anchor}`, anchorValue: m(anchor, metric) } : {}),
+    });
+  }
 }
 
 // --- the stacks -------------------------------------------------------------------------------------
@@ -149,16 +176,7 @@ async function successPath(): Promise<void> {
   const m = await sampleRoundRobin(cases, (name) =>
     name.startsWith("cockatiel") || name === "opossum" ? 0.2 : 1,
   );
-  const line = (name: string, anchor?: string) =>
-    report({
-      bench: "resilience",
-      case: `success/${name}`,
-      metric: "ns_per_call",
-      value: m(name),
-      unit: "ns",
-      better: "lower",
-      ...(anchor ? { anchor: `success/${anchor}`, anchorValue: m(anchor) } : {}),
-    });
+  const line = (name: string, anchor?: string) => reportCase("success", m, name, anchor);
   line("bare");
   line("bulwark", "cockatiel");
   line("bulwark", "opossum");
@@ -173,7 +191,7 @@ async function successPath(): Promise<void> {
     bench: "resilience",
     case: "success/bulwark-overhead",
     metric: "ns_per_call_over_bare",
-    value: m("bulwark") - m("bare"),
+    value: m("bulwark", "wall") - m("bare", "wall"),
     unit: "ns",
     better: "lower",
   });
@@ -216,16 +234,7 @@ async function openRejection(): Promise<void> {
     opossum: () => opossum.fire(),
   };
   const m = await sampleRoundRobin(cases, (name) => (name.startsWith("bulwark") ? 1 : 0.1));
-  const line = (name: string, anchor?: string) =>
-    report({
-      bench: "resilience",
-      case: `open-rejection/${name}`,
-      metric: "ns_per_call",
-      value: m(name),
-      unit: "ns",
-      better: "lower",
-      ...(anchor ? { anchor: `open-rejection/${anchor}`, anchorValue: m(anchor) } : {}),
-    });
+  const line = (name: string, anchor?: string) => reportCase("open-rejection", m, name, anchor);
   line("bulwark", "cockatiel");
   line("bulwark", "opossum");
   line("bulwark-stack", "cockatiel-stack");
