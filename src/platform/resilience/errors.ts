@@ -7,7 +7,6 @@ export type ResilienceErrorCode =
   | "BWK_ERR_RESILIENCE_TIMEOUT"
   | "BWK_ERR_RESILIENCE_ABORTED"
   | "BWK_ERR_RESILIENCE_RATE_LIMITED"
-  | "BWK_ERR_RESILIENCE_LOAD_SHED"
   | "BWK_ERR_RESILIENCE_CONFIG";
 
 /**
@@ -124,7 +123,6 @@ export function isFailFastRejection(e: unknown): boolean {
     c === "BWK_ERR_RESILIENCE_BULKHEAD_FULL" ||
     c === "BWK_ERR_RESILIENCE_QUEUE_TIMEOUT" ||
     c === "BWK_ERR_RESILIENCE_RATE_LIMITED" ||
-    c === "BWK_ERR_RESILIENCE_LOAD_SHED" ||
     c === "BWK_ERR_RESILIENCE_ABORTED"
   );
 }
