@@ -1,4 +1,4 @@
 export { type AppConfig, AppConfigSchema, loadAppConfig } from "./config.ts";
 export { createConsoleService, redactConfig } from "./console-service.ts";
 export { createRuntime, type Runtime, redactUrl, storeConfigFor } from "./runtime.ts";
-export { type RunningSystem, startSystem } from "./system.ts";
+export { isRole, ROLES, type Role, type RunningSystem, startSystem } from "./system.ts";

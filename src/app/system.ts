@@ -1,8 +1,12 @@
-import { createCommerce } from "../cases/commerce/system.ts";
+import { COMMERCE_ROLES, type CommerceRole, createCommerce } from "../cases/commerce/system.ts";
 import type { Service } from "../platform/http/index.ts";
 import type { AppConfig } from "./config.ts";
 import { createConsoleService } from "./console-service.ts";
 import { createRuntime, type Runtime } from "./runtime.ts";
+
+/** Every service a process can run: `bulwark serve <role>...` picks some, `bulwark start` runs them all. */
+export const ROLES = ["console", ...COMMERCE_ROLES.map((r) => `commerce:${r}` as const)] as const;
+export type Role = (typeof ROLES)[number];
 
 export interface RunningSystem {
   runtime: Runtime;
@@ -12,22 +16,30 @@ export interface RunningSystem {
   stop(): Promise<void>;
 }
 
-/** Starts the whole system for a profile in this process. The case studies register their services here. */
-export async function startSystem(config: AppConfig, runtime?: Runtime): Promise<RunningSystem> {
-  const rt = runtime ?? (await createRuntime(config));
+/** Starts the system's services (all, or the given roles) for a profile in this process. */
+export async function startSystem(
+  config: AppConfig,
+  options: { runtime?: Runtime; roles?: readonly Role[] } = {},
+): Promise<RunningSystem> {
+  const rt = options.runtime ?? (await createRuntime(config));
+  const roles = new Set<Role>(options.roles ?? ROLES);
   const urls: Record<string, string> = {};
   const services: Service[] = [];
   const stops: Array<() => Promise<void>> = [];
-  const consoleService = createConsoleService(rt, () => urls);
-  services.push(consoleService);
-  stops.push(() => consoleService.stop());
   try {
-    urls.console = await consoleService.listen();
-    if (config.commerce.enabled) {
+    if (roles.has("console")) {
+      const consoleService = createConsoleService(rt, () => urls);
+      services.push(consoleService);
+      stops.push(() => consoleService.stop());
+      urls.console = await consoleService.listen();
+    }
+    const commerceRoles = COMMERCE_ROLES.filter((r) => roles.has(`commerce:${r}`));
+    if (config.commerce.enabled && commerceRoles.length > 0) {
       const commerce = await createCommerce({
         config: config.commerce,
+        roles: commerceRoles,
         store: rt.store,
-        gatewayStore: await rt.openAuxStore("gateway"),
+        ...(commerceRoles.includes("gateway") ? { gatewayStore: await rt.openAuxStore("gateway") } : {}),
         bus: rt.bus,
         ...(rt.sameStoreLog ? { sameStoreLog: rt.sameStoreLog } : {}),
         logger: rt.logger,
@@ -37,12 +49,7 @@ export async function startSystem(config: AppConfig, runtime?: Runtime): Promise
       });
       stops.push(() => commerce.stop());
       Object.assign(urls, await commerce.listen());
-      services.push(
-        commerce.order.service,
-        commerce.inventory.service,
-        commerce.payment.service,
-        commerce.gateway,
-      );
+      services.push(...Object.values(commerce.running));
     }
   } catch (err) {
     await Promise.allSettled(stops.map((stop) => stop()));
@@ -64,3 +71,9 @@ export async function startSystem(config: AppConfig, runtime?: Runtime): Promise
     },
   };
 }
+
+export function isRole(value: string): value is Role {
+  return (ROLES as readonly string[]).includes(value);
+}
+
+export type { CommerceRole };

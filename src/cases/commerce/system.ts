@@ -20,12 +20,17 @@ import { GatewayClient } from "./payment/gateway-client.ts";
 import { createPaymentService, type PaymentService } from "./payment/payment-service.ts";
 import { eventsOut } from "./saga/events-out.ts";
 
+export const COMMERCE_ROLES = ["gateway", "inventory", "payment", "order"] as const;
+export type CommerceRole = (typeof COMMERCE_ROLES)[number];
+
 export interface CommerceDeps {
   config: CommerceConfig;
+  /** Which services this process runs; all by default. Several processes can split them over one store. */
+  roles?: readonly CommerceRole[];
   /** The merchant's database (orders, stock, payments, outbox, inbox). */
   store: Store;
-  /** The simulated payment provider's own database: its ledger is the ground truth. */
-  gatewayStore: Store;
+  /** The simulated payment provider's own database: its ledger is the ground truth. Needed for the gateway role. */
+  gatewayStore?: Store;
   bus: Bus;
   /** When the bus is the embedded log in `store`, the relay moves outbox rows into it in one transaction. */
   sameStoreLog?: EmbeddedLogDriver;
@@ -41,6 +46,8 @@ export interface Commerce {
   inventory: InventoryService;
   payment: PaymentService;
   gateway: GatewayService;
+  /** The services this process runs, by role. */
+  running: Partial<Record<CommerceRole, import("../../platform/http/index.ts").Service>>;
   relay: OutboxRelay;
   policies: ResiliencePolicies;
   /** Base URL of each service once listening. */
@@ -96,25 +103,31 @@ export async function createCommerce(deps: CommerceDeps): Promise<Commerce> {
     { "payment-gateway": gatewayPolicyConfig(config) },
     { registry: deps.registry, logger: deps.logger, clock },
   );
-  const gateway = await createGatewayService({
-    store: deps.gatewayStore,
-    logger: deps.logger,
-    registry: deps.registry,
-    http: { host, port: config.ports.gateway },
-    admin,
-    faults: config.gatewayFaults,
-    clock,
-  });
+  const roles = new Set<CommerceRole>(deps.roles ?? COMMERCE_ROLES);
+  let gateway: GatewayService | undefined;
+  if (roles.has("gateway")) {
+    if (!deps.gatewayStore) throw new Error("the gateway role needs its own store (gatewayStore)");
+    gateway = await createGatewayService({
+      store: deps.gatewayStore,
+      logger: deps.logger,
+      registry: deps.registry,
+      http: { host, port: config.ports.gateway },
+      admin,
+      faults: config.gatewayFaults,
+      clock,
+    });
+  }
   const urls: Record<string, string> = {};
   const client = new GatewayClient({
     get baseUrl() {
-      return config.gatewayUrl ?? urls.gateway ?? "http://127.0.0.1:0";
+      return config.gatewayUrl ?? urls.gateway ?? `http://${host}:${config.ports.gateway}`;
     },
     policy: policies.for("payment-gateway"),
     idempotency: config.patterns.idempotency,
     reconciliation: config.patterns.reconciliation,
     timeoutMs: config.gatewayTimeoutMs,
   });
+  // Every role migrates every commerce table, so any process can start first.
   const order = await createOrderService(ctx);
   const inventory = await createInventoryService(ctx);
   const payment = await createPaymentService(ctx, client);
@@ -125,34 +138,45 @@ export async function createCommerce(deps: CommerceDeps): Promise<Commerce> {
     clock,
     onError: (err) => deps.logger.warn({ err }, "outbox relay failed; will retry"),
   });
-  if (config.demoCatalog && (await inventory.repository.products()).length === 0) {
+  if (roles.has("inventory") && config.demoCatalog && (await inventory.repository.products()).length === 0) {
     for (const product of DEMO_CATALOG) await inventory.repository.upsertProduct(product);
   }
-  const workers = [order.workers, inventory.workers, payment.workers];
+  const running: Commerce["running"] = {};
+  if (gateway) running.gateway = gateway;
+  if (roles.has("inventory")) running.inventory = inventory.service;
+  if (roles.has("payment")) running.payment = payment.service;
+  if (roles.has("order")) running.order = order.service;
+  const workers = [
+    ...(roles.has("order") ? [order.workers] : []),
+    ...(roles.has("inventory") ? [inventory.workers] : []),
+    ...(roles.has("payment") ? [payment.workers] : []),
+  ];
   let stopping: Promise<void> | undefined;
   return {
     order,
     inventory,
     payment,
-    gateway,
+    get gateway(): GatewayService {
+      if (!gateway) throw new Error("this process does not run the gateway role");
+      return gateway;
+    },
+    running,
     relay,
     policies,
     urls,
     async listen() {
-      urls.gateway = await gateway.listen();
-      urls.inventory = await inventory.service.listen();
-      urls.payment = await payment.service.listen();
-      urls.order = await order.service.listen();
+      for (const [role, service] of Object.entries(running)) urls[role] = await service.listen();
       relay.start();
       for (const w of workers) w.start();
       return urls;
     },
     stop() {
       stopping ??= (async () => {
-        await Promise.all([order.service, inventory.service, payment.service].map((s) => s.stop()));
+        const services = Object.values(running);
+        await Promise.all(services.filter((s) => s !== gateway).map((s) => s.stop()));
         await Promise.all(workers.map((w) => w.stop()));
         await relay.stop();
-        await gateway.stop();
+        await gateway?.stop();
       })();
       return stopping;
     },

@@ -94,27 +94,33 @@ describe.each(targets)("inventory reservations on $name", (target) => {
     expect((await repo.stock("B"))!.reserved).toBe(1);
   });
 
-  it("confirm, release and expiry each move a held reservation once, whichever comes first", async () => {
+  it("confirm, release and expiry each move a reservation once, whichever comes first", async () => {
     const { repo, reserve, inTrx } = await setup();
     await repo.upsertProduct({ sku: "A", name: "a", priceCents: 100, stock: 10 });
     await reserve("keep", [{ sku: "A", qty: 3 }], 0, 1_000);
     await reserve("drop", [{ sku: "A", qty: 2 }], 0, 1_000);
     await reserve("late", [{ sku: "A", qty: 4 }], 0, 1_000);
+    await reserve("returned", [{ sku: "A", qty: 1 }], 0, 1_000);
 
     expect(await inTrx((t) => repo.confirm(t, "keep", 10))).toBe(true);
-    expect(await inTrx((t) => repo.release(t, "keep", 11))).toBe(false);
+    expect(await inTrx((t) => repo.confirm(t, "keep", 10))).toBe(false);
     expect(await inTrx((t) => repo.release(t, "drop", 12))).toBe(true);
     expect(await inTrx((t) => repo.release(t, "drop", 13))).toBe(false);
     expect(await repo.expiredOrders(999)).toEqual([]);
-    expect(await repo.expiredOrders(1_001)).toEqual(["late"]);
+    expect(await repo.expiredOrders(1_001)).toEqual(["late", "returned"]);
     expect(await inTrx((t) => repo.expire(t, "late", 1_001))).toBe(true);
     expect(await inTrx((t) => repo.confirm(t, "late", 1_002))).toBe(false);
+    // An order cancelled after its stock was sold (the saga's compensation) gives the units back.
+    expect(await inTrx((t) => repo.confirm(t, "returned", 500))).toBe(true);
+    expect(await inTrx((t) => repo.release(t, "returned", 1_003))).toBe(true);
+    expect(await inTrx((t) => repo.expire(t, "returned", 1_004))).toBe(false);
 
     expect(await repo.stock("A")).toEqual({ sku: "A", available: 7, reserved: 0, sold: 3, received: 10 });
     expect((await repo.reservations()).map((r) => [r.orderId, r.status])).toEqual([
       ["drop", "released"],
       ["keep", "confirmed"],
       ["late", "expired"],
+      ["returned", "released"],
     ]);
     expect(await repo.restock("A", 5)).toMatchObject({ available: 12, received: 15 });
     expect(await repo.restock("nope", 5)).toBeUndefined();

@@ -154,7 +154,10 @@ export class InventoryRepository {
     return this.#settle(trx, orderId, "confirmed", now);
   }
 
-  /** held → released: units go back to available. False when nothing was held. */
+  /**
+   * held or confirmed → released: units go back to available (a cancelled order returns what it bought).
+   * False when nothing was held or sold.
+   */
   async release(trx: Transaction<InventoryDb>, orderId: string, now: number): Promise<boolean> {
     return this.#settle(trx, orderId, "released", now);
   }
@@ -205,32 +208,35 @@ export class InventoryRepository {
     now: number,
     expiredBefore?: number,
   ): Promise<boolean> {
+    // A cancelled order gives back even what was already sold to it (the payment side refunds it).
+    const from = to === "released" ? ["held", "confirmed"] : ["held"];
     let q = trx
       .selectFrom("inv_reservations")
-      .select(["sku", "qty", "expires_at"])
+      .select(["sku", "qty", "status"])
       .where("order_id", "=", orderId)
-      .where("status", "=", "held");
+      .where("status", "in", from);
     if (expiredBefore !== undefined) q = q.where("expires_at", "<", expiredBefore);
-    const held = await q.execute();
+    const lines = await q.execute();
     let settled = 0;
-    for (const line of held) {
+    for (const line of lines) {
       // The status condition makes confirm, release and expiry race-safe: only one of them moves a line.
       const moved = await trx
         .updateTable("inv_reservations")
         .set({ status: to, updated_at: now })
         .where("order_id", "=", orderId)
         .where("sku", "=", line.sku)
-        .where("status", "=", "held")
+        .where("status", "=", line.status)
         .executeTakeFirst();
       if (Number(moved.numUpdatedRows) !== 1) continue;
       settled++;
       const qty = Number(line.qty);
+      const was = line.status === "confirmed" ? "sold" : "reserved";
       await trx
         .updateTable("inv_products")
         .set((eb) =>
           to === "confirmed"
             ? { reserved: eb("reserved", "-", qty), sold: eb("sold", "+", qty) }
-            : { reserved: eb("reserved", "-", qty), available: eb("available", "+", qty) },
+            : { [was]: eb(was, "-", qty), available: eb("available", "+", qty) },
         )
         .where("sku", "=", line.sku)
         .execute();

@@ -1,0 +1,43 @@
+import { parseArgs } from "node:util";
+import { isRole, loadAppConfig, ROLES, startSystem } from "../../app/index.ts";
+import { stopOnSignals } from "../../platform/http/index.ts";
+import { type CliCommand, UsageError } from "../command.ts";
+
+const command: CliCommand = {
+  name: "serve",
+  summary: "run some of the system's services in this process (one per process under a supervisor)",
+  usage: `bulwark serve <role>... [--config <file>] [--profile embedded|distributed]\nroles: ${ROLES.join(", ")}`,
+  async run(args, ctx) {
+    let parsed: ReturnType<typeof parse>;
+    try {
+      parsed = parse(args);
+    } catch (err) {
+      throw new UsageError((err as Error).message);
+    }
+    const roles = parsed.positionals;
+    if (roles.length === 0) throw new UsageError("name at least one role");
+    const unknown = roles.find((r) => !isRole(r));
+    if (unknown) throw new UsageError(`unknown role "${unknown}"`);
+    const config = loadAppConfig({
+      env: ctx.env,
+      ...(parsed.values.config ? { file: parsed.values.config } : {}),
+      ...(parsed.values.profile ? { overrides: { profile: parsed.values.profile } } : {}),
+    });
+    const system = await startSystem(config, { roles: roles.filter(isRole) });
+    ctx.stdout.write(`${JSON.stringify({ ready: true, pid: process.pid, urls: system.urls })}\n`);
+    stopOnSignals(() => system.stop(), system.runtime.logger);
+    await new Promise<void>(() => {});
+    return 0;
+  },
+};
+
+function parse(args: string[]) {
+  return parseArgs({
+    args,
+    options: { config: { type: "string" }, profile: { type: "string" } },
+    allowPositionals: true,
+    strict: true,
+  });
+}
+
+export default command;
