@@ -42,6 +42,7 @@ export class PartitionWorker {
   /** One context per worker, reused per message: the worker handles one message at a time. */
   readonly #context: DeliveryContext;
   #decided: Outcome | undefined;
+  #deadInBatch = 0;
 
   constructor(settings: WorkerSettings, reader: PartitionReader) {
     this.#s = settings;
@@ -80,8 +81,9 @@ export class PartitionWorker {
         }
         if (last >= 0) {
           await this.#reader.commit(last);
-          this.#s.consumed(count);
+          this.#s.consumed(count - this.#deadInBatch);
         }
+        this.#deadInBatch = 0;
       }
     } finally {
       await this.#reader.close();
@@ -95,12 +97,12 @@ export class PartitionWorker {
     try {
       payload = stored.parsed ? stored.payload : JSON.parse(stored.data);
     } catch (err) {
-      await s.deadLetter(stored, "undecodable payload", err, 0);
+      await this.#deadLetter(stored, "undecodable payload", err, 0);
       return true;
     }
     const problem = s.registry?.problem(stored.type, stored.version, payload);
     if (problem) {
-      await s.deadLetter(stored, `schema: ${problem}`, undefined, 0);
+      await this.#deadLetter(stored, `schema: ${problem}`, undefined, 0);
       return true;
     }
     const message: Message = {
@@ -123,11 +125,11 @@ export class PartitionWorker {
       const outcome = await this.#invoke(message);
       if (outcome.kind === "ack") return true;
       if (outcome.kind === "dead") {
-        await s.deadLetter(stored, outcome.reason, outcome.error, attempt);
+        await this.#deadLetter(stored, outcome.reason, outcome.error, attempt);
         return true;
       }
       if (attempt >= s.maxAttempts) {
-        await s.deadLetter(stored, `failed ${attempt} attempts`, outcome.error, attempt);
+        await this.#deadLetter(stored, `failed ${attempt} attempts`, outcome.error, attempt);
         return true;
       }
       try {
@@ -136,6 +138,11 @@ export class PartitionWorker {
         return false;
       }
     }
+  }
+
+  #deadLetter(stored: StoredMessage, reason: string, error: unknown, attempts: number): Promise<void> {
+    this.#deadInBatch++;
+    return this.#s.deadLetter(stored, reason, error, attempts);
   }
 
   #invoke(message: Message): Promise<Outcome> {
