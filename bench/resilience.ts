@@ -256,6 +256,8 @@ interface Stall {
    * gave to other processes, so it bounds any stall our own code causes even on a busy machine.
    */
   cpuPer100MaxMs: number;
+  /** Mean CPU time of one failing call over the watched window, in ms. */
+  cpuPerFailureMeanMs: number;
 }
 
 /** Builds a history of `calls` failures, then watches the event loop over `observe` more. */
@@ -268,6 +270,7 @@ async function stallAfterFailures(call: Call, calls: number, observe = 10_000): 
   histogram.enable();
   let callMaxMs = 0;
   let cpuPer100MaxMs = 0;
+  let cpuTotalMs = 0;
   for (let done = 0; done < observe; done += 100) {
     const cpu0 = process.cpuUsage();
     for (let i = 0; i < 100; i++) {
@@ -277,6 +280,7 @@ async function stallAfterFailures(call: Call, calls: number, observe = 10_000): 
     }
     const cpu = process.cpuUsage(cpu0);
     cpuPer100MaxMs = Math.max(cpuPer100MaxMs, (cpu.user + cpu.system) / 1000);
+    cpuTotalMs += (cpu.user + cpu.system) / 1000;
     await yieldToLoop();
   }
   histogram.disable();
@@ -285,6 +289,7 @@ async function stallAfterFailures(call: Call, calls: number, observe = 10_000): 
     loopP99Ms: histogram.percentile(99) / 1e6,
     callMaxMs,
     cpuPer100MaxMs,
+    cpuPerFailureMeanMs: cpuTotalMs / observe,
   };
 }
 
@@ -318,7 +323,13 @@ async function failureStall(): Promise<void> {
   };
   for (const [name, r] of Object.entries(results)) {
     const anchor = name === "bulwark" ? results.opossum : undefined;
-    for (const metric of ["loopMaxMs", "loopP99Ms", "callMaxMs", "cpuPer100MaxMs"] as const) {
+    for (const metric of [
+      "loopMaxMs",
+      "loopP99Ms",
+      "callMaxMs",
+      "cpuPer100MaxMs",
+      "cpuPerFailureMeanMs",
+    ] as const) {
       report({
         bench: "resilience",
         case: `failures/${name}-after-${r.calls}`,
@@ -327,6 +338,7 @@ async function failureStall(): Promise<void> {
           loopP99Ms: "event_loop_delay_p99",
           callMaxMs: "failure_wall_max",
           cpuPer100MaxMs: "cpu_per_100_failures_max",
+          cpuPerFailureMeanMs: "cpu_per_failure_mean",
         }[metric],
         value: r[metric],
         unit: "ms",
