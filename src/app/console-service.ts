@@ -16,6 +16,7 @@ export function createConsoleService(runtime: Runtime, links: () => Record<strin
     serviceKeys: config.auth.serviceKeys,
     shutdown: config.shutdown,
     readiness: { store: () => runtime.store.ping() },
+    extensions: runtime.extensions,
   });
   const startedAt = new Date().toISOString();
   service.app.get("/", async () => ({

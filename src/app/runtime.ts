@@ -1,6 +1,7 @@
 import { join, resolve } from "node:path";
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
+import type { ServiceExtension } from "../platform/http/index.ts";
 import {
   type Bus,
   createBus,
@@ -16,6 +17,7 @@ import {
 } from "../platform/observability/index.ts";
 import { openStore, type Store, type StoreConfig } from "../platform/storage/index.ts";
 import type { AppConfig } from "./config.ts";
+import { faultInjectionExtensions } from "./fault-injection.ts";
 
 /** What every service in one process shares: logger, metrics registry, tracing, and the store. */
 export interface Runtime {
@@ -27,6 +29,8 @@ export interface Runtime {
   bus: Bus;
   /** Set on the embedded profile: the log lives in `store`, so outbox rows move into it in one transaction. */
   sameStoreLog?: EmbeddedLogDriver;
+  /** Added to every service this runtime builds (fault injection in fault mode). */
+  extensions: ServiceExtension[];
   /** Opens another isolated database of this profile (a SQLite file, or a Postgres schema), closed with the runtime. */
   openAuxStore(name: string): Promise<Store>;
   close(): Promise<void>;
@@ -112,6 +116,7 @@ export async function createRuntime(config: AppConfig, logger?: Logger): Promise
     tracing,
     store,
     ...opened,
+    extensions: faultInjectionExtensions(config.chaos.enabled).extensions,
     async openAuxStore(name) {
       const extra = await openChecked(storeConfigFor(config, name));
       aux.push(extra);

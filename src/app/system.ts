@@ -46,6 +46,7 @@ export async function startSystem(
         registry: rt.registry,
         host: config.http.host,
         admin: config.admin,
+        extensions: rt.extensions,
       });
       stops.push(() => commerce.stop());
       Object.assign(urls, await commerce.listen());

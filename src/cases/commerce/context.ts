@@ -1,5 +1,6 @@
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
+import type { ServiceExtension } from "../../platform/http/index.ts";
 import type { Bus, Inbox } from "../../platform/messaging/index.ts";
 import type { Store } from "../../platform/storage/index.ts";
 import type { Clock } from "../../platform/time/index.ts";
@@ -18,6 +19,7 @@ export interface CommerceContext {
   registry: Registry;
   http: { host: string };
   admin: { enabled: boolean; token?: string };
+  extensions: readonly ServiceExtension[];
 }
 
 /** A commerce service: its HTTP side, plus the event consumers and sweepers that run beside it. */

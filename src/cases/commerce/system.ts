@@ -1,5 +1,6 @@
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
+import type { ServiceExtension } from "../../platform/http/index.ts";
 import {
   type Bus,
   type EmbeddedLogDriver,
@@ -39,6 +40,7 @@ export interface CommerceDeps {
   clock?: Clock;
   host?: string;
   admin?: { enabled: boolean; token?: string };
+  extensions?: readonly ServiceExtension[];
 }
 
 export interface Commerce {
@@ -98,6 +100,7 @@ export async function createCommerce(deps: CommerceDeps): Promise<Commerce> {
     registry: deps.registry,
     http: { host },
     admin,
+    extensions: deps.extensions ?? [],
   };
   const policies = new ResiliencePolicies(
     { "payment-gateway": gatewayPolicyConfig(config) },
@@ -115,6 +118,7 @@ export async function createCommerce(deps: CommerceDeps): Promise<Commerce> {
       admin,
       faults: config.gatewayFaults,
       clock,
+      extensions: ctx.extensions,
     });
   }
   const urls: Record<string, string> = {};

@@ -86,4 +86,8 @@ function parse(args: string[]) {
 }
 
 /** Until the application passes its service list, `bulwark up` needs --spec. */
-export default upCommand(() => []);
+// Lazy: loading the app (and its config) only when `bulwark up` runs without --spec.
+export default upCommand(async () => {
+  const { loadAppConfig, processSpecs } = await import("../../app/index.ts");
+  return processSpecs(loadAppConfig({ env: process.env }));
+});

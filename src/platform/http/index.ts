@@ -13,6 +13,7 @@ export {
   type ReadinessCheck,
   type Service,
   type ServiceApp,
+  type ServiceExtension,
   type ServiceOptions,
 } from "./service.ts";
 export type { TypeBoxTypeProvider } from "./type-provider.ts";

@@ -34,10 +34,18 @@ export interface ServiceOptions {
   /** API keys accepted in `x-api-key` on routes declared with `config: { auth: "service" }`. */
   serviceKeys?: string[];
   shutdown?: { readinessGraceMs?: number; drainTimeoutMs?: number };
+  /**
+   * Applied once the service is built, before it listens: cross-cutting additions the composition root
+   * chooses (fault injection, say) without the service knowing.
+   */
+  extensions?: readonly ServiceExtension[];
   /** Dependencies the service cannot work without (its DB, its bus). Not optional ones. */
   readiness?: Record<string, ReadinessCheck>;
   readinessTimeoutMs?: number;
 }
+
+/** Adds hooks, routes or admin routes to a service as it is built. */
+export type ServiceExtension = (service: Service) => void;
 
 export interface Service {
   readonly name: string;
@@ -288,6 +296,7 @@ export function createService(options: ServiceOptions): Service {
       return stopping;
     },
   };
+  for (const extend of options.extensions ?? []) extend(service);
   return service;
 }
 

@@ -2,7 +2,12 @@ import { type Static, Type } from "@sinclair/typebox";
 import type { Kysely } from "kysely";
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
-import { createService, HttpProblem, type Service } from "../../../platform/http/index.ts";
+import {
+  createService,
+  HttpProblem,
+  type Service,
+  type ServiceExtension,
+} from "../../../platform/http/index.ts";
 import {
   type IdempotencyDb,
   IdempotencyStore,
@@ -43,6 +48,7 @@ export interface GatewayServiceOptions {
   admin?: { enabled: boolean; token?: string };
   faults?: Partial<GatewayFaults>;
   clock?: Clock;
+  extensions?: readonly ServiceExtension[];
 }
 
 export interface GatewayService extends Service {
@@ -72,6 +78,7 @@ export async function createGatewayService(options: GatewayServiceOptions): Prom
     ...(options.admin ? { admin: options.admin } : {}),
     shutdown: { readinessGraceMs: 0 },
     readiness: { store: () => store.ping() },
+    ...(options.extensions ? { extensions: options.extensions } : {}),
   });
   const { app } = service;
   registerIdempotency(app, {

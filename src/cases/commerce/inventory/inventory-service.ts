@@ -51,6 +51,7 @@ export async function createInventoryService(ctx: CommerceContext): Promise<Inve
     registry: ctx.registry,
     http: { host: ctx.http.host, port: ctx.config.ports.inventory },
     admin: ctx.admin,
+    extensions: ctx.extensions,
     shutdown: { readinessGraceMs: 0 },
     readiness: { store: () => ctx.store.ping() },
   });

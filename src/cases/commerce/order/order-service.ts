@@ -70,6 +70,7 @@ export async function createOrderService(ctx: CommerceContext): Promise<OrderSer
     registry: ctx.registry,
     http: { host: ctx.http.host, port: ctx.config.ports.order },
     admin: ctx.admin,
+    extensions: ctx.extensions,
     shutdown: { readinessGraceMs: 0 },
     readiness: { store: () => ctx.store.ping() },
   });

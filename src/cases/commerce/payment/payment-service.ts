@@ -46,6 +46,7 @@ export async function createPaymentService(
     registry: ctx.registry,
     http: { host: ctx.http.host, port: ctx.config.ports.payment },
     admin: ctx.admin,
+    extensions: ctx.extensions,
     shutdown: { readinessGraceMs: 0 },
     readiness: { store: () => ctx.store.ping() },
   });
