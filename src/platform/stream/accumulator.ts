@@ -1,3 +1,4 @@
+import type { Pane } from "./pane.ts";
 import type { WindowResult } from "./types.ts";
 
 /**
@@ -17,25 +18,31 @@ export const HIGH = 7;
 export const LOW = 8;
 
 /**
- * Adds elements `from..to` (all in one pane) to the pane's accumulators and appends first-touched
- * keys to `touched`; returns the new touched count. Open and close follow event time; on equal
- * timestamps the earlier arrival opens and the later one closes. `acc` must hold every key in range.
+ * Adds elements from `from` on to the pane's accumulators while their timestamps stay in the pane's
+ * `[lo, hi)`, appending first-touched keys to `pane.touched`; returns the index where it stopped.
+ * Open and close follow event time; on equal timestamps the earlier arrival opens and the later one
+ * closes. The pane must already hold every key of the batch.
  */
 export function accumulate(
-  acc: Float64Array,
-  touched: Int32Array,
-  touchedCount: number,
+  pane: Pane,
   keys: Int32Array,
   ts: Float64Array,
   values: Float64Array,
   weights: Float64Array,
   from: number,
   to: number,
+  lo: number,
+  hi: number,
 ): number {
-  for (let i = from; i < to; i++) {
+  const acc = pane.acc;
+  const touched = pane.touched;
+  let touchedCount = pane.touchedCount;
+  let i = from;
+  for (; i < to; i++) {
+    const t = ts[i]!;
+    if (!(t >= lo && t < hi)) break;
     const k = keys[i]!;
     const b = k * STRIDE;
-    const t = ts[i]!;
     const v = values[i]!;
     const w = weights[i]!;
     if (acc[b] === 0) {
@@ -67,7 +74,8 @@ export function accumulate(
       acc[b + LOW] = Math.min(v, low);
     }
   }
-  return touchedCount;
+  pane.touchedCount = touchedCount;
+  return i;
 }
 
 /** Folds the aggregate at `src[s]` into `dst[d]`; an empty `dst` (count 0) becomes a copy. */

@@ -112,26 +112,14 @@ export class WindowAggregator implements Checkpointable<WindowAggregatorSnapshot
       // A run of consecutive elements in one pane goes through the tight loop in one call.
       const index = Math.floor(t / paneSize);
       const lo = index * paneSize;
-      const hi = lo + paneSize;
-      let j = i + 1;
-      while (j < n && ts[j]! >= lo && ts[j]! < hi) j++;
       const pane = this.#paneFor(index, lo, watermark);
       if (pane === undefined) {
-        while (i < j) this.#sendLate(batch, i++);
+        do this.#sendLate(batch, i++);
+        while (i < n && ts[i]! >= lo && ts[i]! < lo + paneSize);
         continue;
       }
       if (maxKey >= pane.capacity) growPane(pane, maxKey);
-      pane.touchedCount = accumulate(
-        pane.acc,
-        pane.touched,
-        pane.touchedCount,
-        keys,
-        ts,
-        values,
-        weights,
-        i,
-        j,
-      );
+      const j = accumulate(pane, keys, ts, values, weights, i, n, lo, lo + paneSize);
       accepted += j - i;
       if (pane.firstEnd <= watermark) for (let x = i; x < j; x++) this.#dirty.push(index, keys[x]!);
       i = j;
