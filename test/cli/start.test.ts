@@ -30,7 +30,10 @@ function startBulwark(args: string[], env: Record<string, string> = {}) {
   child.stderr.on("data", (d) => {
     stderr += d;
   });
-  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+  const exited = new Promise<number | string | null>((resolve) =>
+    // A signal name instead of a code says the process died of it (a crash, or an unhandled signal).
+    child.on("exit", (code, signal) => resolve(code ?? signal)),
+  );
   return { child, exited, out: () => stdout, err: () => stderr };
 }
 
@@ -41,7 +44,11 @@ async function consoleUrl(proc: ReturnType<typeof startBulwark>): Promise<string
   });
 }
 
-async function stopWith(child: ChildProcess, signal: NodeJS.Signals, exited: Promise<number | null>) {
+async function stopWith(
+  child: ChildProcess,
+  signal: NodeJS.Signals,
+  exited: Promise<number | string | null>,
+) {
   child.kill(signal);
   return exited;
 }
