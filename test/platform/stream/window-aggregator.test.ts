@@ -38,21 +38,21 @@ interface Run {
   late: { element: Element; watermark: number }[];
 }
 
-/** Drives an aggregator through `ops`, recording what it emitted and which elements it accepted. */
-function drive(
-  aggregatorOf: (
-    onResult: (r: WindowResult) => void,
-    onLate: (b: EventBatch, i: number) => void,
-  ) => WindowAggregator,
+/** Drives a fresh aggregator through `ops`, recording what it emitted and which elements it accepted. */
+function driveFresh(
+  windows: WindowAssigner,
+  allowedLatenessMs: number,
   ops: readonly Op[],
-  run: Run = { emissions: [], accepted: [], late: [] },
 ): { aggregator: WindowAggregator; run: Run } {
+  const run: Run = { emissions: [], accepted: [], late: [] };
   let previous = Number.NEGATIVE_INFINITY;
   let lateNow = new Set<number>();
-  const aggregator = aggregatorOf(
-    (result) => run.emissions.push({ result, watermark: aggregator.watermark, previous }),
-    (_b, i) => lateNow.add(i),
-  );
+  const aggregator = new WindowAggregator({
+    windows,
+    allowedLatenessMs,
+    onResult: (result) => run.emissions.push({ result, watermark: aggregator.watermark, previous }),
+    onLate: (_b, i) => lateNow.add(i),
+  });
   previous = aggregator.watermark;
   for (const op of ops) {
     if ("batch" in op) {
@@ -111,10 +111,10 @@ describe("WindowAggregator", () => {
   it("every accepted element lands in exactly the windows covering its ts; final windows equal an offline computation", () => {
     fc.assert(
       fc.property(assigner, lateness, ops, (windows, allowedLatenessMs, generated) => {
-        const { aggregator, run } = drive(
-          (onResult, onLate) => new WindowAggregator({ windows, allowedLatenessMs, onResult, onLate }),
-          [...ordered(generated), { advance: Number.POSITIVE_INFINITY }],
-        );
+        const { aggregator, run } = driveFresh(windows, allowedLatenessMs, [
+          ...ordered(generated),
+          { advance: Number.POSITIVE_INFINITY },
+        ]);
         const total = generated.reduce((n, op) => n + ("batch" in op ? op.batch.length : 0), 0);
         expect(aggregator.stats.accepted + aggregator.stats.late).toBe(total);
         expect(run.late.length).toBe(aggregator.stats.late);
@@ -144,10 +144,7 @@ describe("WindowAggregator", () => {
   it("fires a window once the watermark reaches its end, never before, and re-fires only within the lateness", () => {
     fc.assert(
       fc.property(assigner, lateness, ops, (windows, allowedLatenessMs, generated) => {
-        const { run } = drive(
-          (onResult, onLate) => new WindowAggregator({ windows, allowedLatenessMs, onResult, onLate }),
-          ordered(generated),
-        );
+        const { run } = driveFresh(windows, allowedLatenessMs, ordered(generated));
         const revisions = new Map<string, number>();
         for (const { result, watermark, previous } of run.emissions) {
           const id = `${result.key}:${result.start}`;
@@ -169,10 +166,7 @@ describe("WindowAggregator", () => {
   it("sends an element to the side output exactly when every window containing it is past the lateness", () => {
     fc.assert(
       fc.property(assigner, lateness, ops, (windows, allowedLatenessMs, generated) => {
-        const { run } = drive(
-          (onResult, onLate) => new WindowAggregator({ windows, allowedLatenessMs, onResult, onLate }),
-          ordered(generated),
-        );
+        const { run } = driveFresh(windows, allowedLatenessMs, ordered(generated));
         const lastEnd = (ts: number) => Math.floor(ts / windows.slide) * windows.slide + windows.size;
         for (const { element, watermark } of run.late) {
           expect(lastEnd(element.ts) + allowedLatenessMs).toBeLessThanOrEqual(watermark);
@@ -237,11 +231,9 @@ describe("WindowAggregator", () => {
     fc.assert(
       fc.property(assigner, lateness, ops, fc.nat(), (windows, allowedLatenessMs, generated, cut) => {
         const all = [...ordered(generated), { advance: Number.POSITIVE_INFINITY }];
-        const make = (onResult: (r: WindowResult) => void, onLate: (b: EventBatch, i: number) => void) =>
-          new WindowAggregator({ windows, allowedLatenessMs, onResult, onLate });
-        const straight = drive(make, all).run.emissions.map((e) => e.result);
+        const straight = driveFresh(windows, allowedLatenessMs, all).run.emissions.map((e) => e.result);
         const at = cut % (all.length + 1);
-        const first = drive(make, all.slice(0, at));
+        const first = driveFresh(windows, allowedLatenessMs, all.slice(0, at));
         const saved = JSON.parse(JSON.stringify(first.aggregator.snapshot()));
         const resumed: WindowResult[] = first.run.emissions.map((e) => e.result);
         const second = new WindowAggregator({ windows, allowedLatenessMs, onResult: (r) => resumed.push(r) });
