@@ -1,4 +1,4 @@
-// npm run bench -- resilience [--rounds 21] [--calls 1000000]
+// npm run bench -- resilience [--rounds 21] [--calls 1000000] [--only success|open-rejection|failures]
 // The same four-policy stack (retry, circuit breaker, timeout, bulkhead) around `async () => 42` in
 // Bulwark, cockatiel and opossum, measured in one process. Every case runs `calls` calls in total, split
 // into `rounds` short samples taken round-robin across the cases, so that machine noise (a 2-core box
@@ -349,6 +349,9 @@ async function failureStall(): Promise<void> {
   }
 }
 
-await successPath();
-await openRejection();
-await failureStall();
+// --only success|open-rejection|failures runs one section.
+const only = process.argv[process.argv.indexOf("--only") + 1];
+const wanted = (section: string) => !process.argv.includes("--only") || only === section;
+if (wanted("success")) await successPath();
+if (wanted("open-rejection")) await openRejection();
+if (wanted("failures")) await failureStall();
