@@ -21,7 +21,7 @@ import { median, percentile, report } from "./_report.ts";
 
 const quick = process.argv.includes("--quick");
 const only = process.argv.find((a) => a.startsWith("--only="))?.slice("--only=".length);
-const RUNS = 3;
+const RUNS = quick ? 3 : 5;
 const NATS = process.env.NATS_URL ?? "127.0.0.1:4222";
 const Tick = defineEvent(
   "bench.tick",
@@ -165,7 +165,7 @@ const adapters: Adapter[] = [
     name: "memory",
     count: quick ? 20_000 : 200_000,
     async open() {
-      const bus = createBus({ driver: new MemoryLogDriver(), registry, heartbeatMs: 20 });
+      const bus = createBus({ driver: new MemoryLogDriver(), registry, heartbeatMs: 1_000 });
       return { bus, close: () => bus.close() };
     },
   },
@@ -175,7 +175,7 @@ const adapters: Adapter[] = [
     async open() {
       const dir = mkdtempSync(join(tmpdir(), "bwk-bench-"));
       const store = await openStore({ kind: "sqlite", file: join(dir, "bench.db") });
-      const bus = createBus({ driver: await embeddedDriver({ store }), registry, heartbeatMs: 20 });
+      const bus = createBus({ driver: await embeddedDriver({ store }), registry, heartbeatMs: 1_000 });
       return {
         bus,
         async close() {
@@ -191,7 +191,7 @@ const adapters: Adapter[] = [
     count: quick ? 20_000 : 100_000,
     async open() {
       const driver = await jetStreamDriver({ servers: NATS, namespace });
-      const bus = createBus({ driver, registry, system: "nats", heartbeatMs: 20 });
+      const bus = createBus({ driver, registry, system: "nats", heartbeatMs: 1_000 });
       return {
         bus,
         async close() {

@@ -75,7 +75,9 @@ export class PartitionWorker {
         let last = -1;
         let count = 0;
         for (const stored of batch) {
-          if (!(await this.#deliver(stored))) break;
+          if (signal.aborted) break;
+          const settled = this.#deliver(stored);
+          if (settled !== true && !(await settled)) break;
           last = stored.offset;
           count++;
         }
@@ -90,21 +92,20 @@ export class PartitionWorker {
     }
   }
 
-  /** True when the message is settled (acked or dead-lettered); false when the worker stopped first. */
-  async #deliver(stored: StoredMessage): Promise<boolean> {
+  /**
+   * True when the message is settled (acked or dead-lettered); false when the worker stopped first.
+   * Synchronous when the handler is: most messages then cost no promise at all.
+   */
+  #deliver(stored: StoredMessage): boolean | Promise<boolean> {
     const s = this.#s;
     let payload: unknown;
     try {
       payload = stored.parsed ? stored.payload : JSON.parse(stored.data);
     } catch (err) {
-      await this.#deadLetter(stored, "undecodable payload", err, 0);
-      return true;
+      return this.#deadLetter(stored, "undecodable payload", err, 0).then(() => true);
     }
     const problem = s.registry?.problem(stored.type, stored.version, payload);
-    if (problem) {
-      await this.#deadLetter(stored, `schema: ${problem}`, undefined, 0);
-      return true;
-    }
+    if (problem) return this.#deadLetter(stored, `schema: ${problem}`, undefined, 0).then(() => true);
     const message: Message = {
       id: stored.id,
       topic: s.topic,
@@ -116,13 +117,32 @@ export class PartitionWorker {
       headers: stored.headers,
       payload,
       publishedAt: stored.publishedAt,
-      attempt: 0,
+      attempt: 1,
     };
+    if (message.headers[HEADER.traceparent])
+      return this.#invoke(message).then((o) => this.#settle(stored, message, o));
+    this.#decided = undefined;
+    let result: void | Promise<void>;
+    try {
+      result = s.handler(message, this.#context);
+    } catch (error) {
+      return this.#settle(stored, message, { kind: "retry", delayMs: undefined, error });
+    }
+    if (result && typeof result.then === "function") {
+      return result.then(
+        () => this.#settle(stored, message, this.#decided ?? ACK),
+        (error: unknown) => this.#settle(stored, message, { kind: "retry", delayMs: undefined, error }),
+      );
+    }
+    const outcome = this.#decided ?? ACK;
+    return outcome.kind === "ack" || this.#settle(stored, message, outcome);
+  }
+
+  /** Acts on an outcome: done, dead letter, or redeliver after the backoff until one of those. */
+  async #settle(stored: StoredMessage, message: Message, outcome: Outcome): Promise<boolean> {
+    const s = this.#s;
     const signal = this.#abort.signal;
-    for (let attempt = 1; ; attempt++) {
-      if (signal.aborted) return false;
-      message.attempt = attempt;
-      const outcome = await this.#invoke(message);
+    for (let attempt = message.attempt; ; ) {
       if (outcome.kind === "ack") return true;
       if (outcome.kind === "dead") {
         await this.#deadLetter(stored, outcome.reason, outcome.error, attempt);
@@ -137,6 +157,9 @@ export class PartitionWorker {
       } catch {
         return false;
       }
+      if (signal.aborted) return false;
+      message.attempt = ++attempt;
+      outcome = await this.#invoke(message);
     }
   }
 
