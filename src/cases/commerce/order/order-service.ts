@@ -55,6 +55,12 @@ export interface OrderService {
   service: Service;
   repository: OrderRepository;
   workers: Worker;
+  /** Places an order without HTTP (the lab and benchmarks); resolves to its id once it is durable. */
+  place(input: {
+    customerId: string;
+    items: Array<{ sku: string; qty: number }>;
+    paymentToken: string;
+  }): Promise<string>;
 }
 
 /** Takes orders (202 PENDING), follows the saga's events to CONFIRMED or CANCELLED, and re-drives stuck sagas. */
@@ -80,40 +86,44 @@ export async function createOrderService(ctx: CommerceContext): Promise<OrderSer
     scope: "order",
   });
 
+  /** Writes a PENDING order and its OrderCreated event together; `alsoInTransaction` joins that transaction. */
+  const place = async (
+    input: { customerId: string; items: Array<{ sku: string; qty: number }>; paymentToken: string },
+    alsoInTransaction?: (trx: Kysely<OrderDb>, orderId: string) => Promise<void>,
+  ): Promise<string> => {
+    const orderId = randomUUID();
+    const now = ctx.clock.now();
+    const out = ctx.events.begin();
+    await db.transaction().execute(async (trx) => {
+      await repository.insert(trx, {
+        id: orderId,
+        ...input,
+        now,
+        deadlineAt: now + ctx.config.sagaDeadlineMs,
+      });
+      await out.emit(trx, TOPICS.orders, orderId, OrderCreated.create({ orderId, ...input, redrive: 0 }));
+      await alsoInTransaction?.(trx, orderId);
+    });
+    await out.flush();
+    return orderId;
+  };
+
   service.app.post(
     "/orders",
     { schema: { body: OrderBody }, config: { idempotency: true } },
     async (request, reply) => {
       const body: Static<typeof OrderBody> = request.body;
-      const orderId = randomUUID();
-      const now = ctx.clock.now();
-      const answer = { orderId, status: "PENDING" as const };
-      const out = ctx.events.begin();
-      await db.transaction().execute(async (trx) => {
-        await repository.insert(trx, {
-          id: orderId,
-          customerId: body.customerId,
-          items: body.items,
-          paymentToken: body.payment.token,
-          now,
-          deadlineAt: now + ctx.config.sagaDeadlineMs,
-        });
-        await out.emit(
-          trx,
-          TOPICS.orders,
-          orderId,
-          OrderCreated.create({
-            orderId,
-            customerId: body.customerId,
-            items: body.items,
-            paymentToken: body.payment.token,
-            redrive: 0,
-          }),
-        );
-        await request.idempotency?.finishWith(trx as unknown as Kysely<IdempotencyDb>, 202, answer);
-      });
-      await out.flush();
-      return reply.code(202).header("location", `/orders/${orderId}`).send(answer);
+      const orderId = await place(
+        { customerId: body.customerId, items: body.items, paymentToken: body.payment.token },
+        async (trx, id) => {
+          // The stored response commits with the order: a retry can never see a key without its order.
+          await request.idempotency?.finishWith(trx as unknown as Kysely<IdempotencyDb>, 202, {
+            orderId: id,
+            status: "PENDING",
+          });
+        },
+      );
+      return reply.code(202).header("location", `/orders/${orderId}`).send({ orderId, status: "PENDING" });
     },
   );
 
@@ -244,5 +254,5 @@ export async function createOrderService(ctx: CommerceContext): Promise<OrderSer
       await Promise.all(subscriptions.splice(0).map((s) => s.stop()));
     },
   };
-  return { service, repository, workers };
+  return { service, repository, workers, place: (input) => place(input) };
 }

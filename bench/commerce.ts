@@ -1,0 +1,385 @@
+// npm run bench -- commerce [--quick] [--only=embedded|distributed]
+// (1) End to end over HTTP: confirmed orders/s and POST→CONFIRMED p50/p99, gateway simulator at zero latency.
+// (2) Saga efficiency: orders driven through the saga in-process (gateway a zero-cost stub) against "raw",
+//     the same SQL writes done directly with no saga, bus or outbox. Ratio saga/raw, same run, same store.
+import { randomUUID } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Kysely } from "kysely";
+import pg from "pg";
+import { CommerceConfigSchema } from "../src/cases/commerce/config.ts";
+import { OrderConfirmed, TOPICS } from "../src/cases/commerce/events.ts";
+import type { InventoryDb } from "../src/cases/commerce/inventory/index.ts";
+import type { OrderDb } from "../src/cases/commerce/order/migrations.ts";
+import type { PaymentDb } from "../src/cases/commerce/payment/migrations.ts";
+import { type Commerce, createCommerce } from "../src/cases/commerce/system.ts";
+import { loadConfig } from "../src/platform/config/index.ts";
+import {
+  type Bus,
+  createBus,
+  type EmbeddedLogDriver,
+  embeddedDriver,
+  jetStreamDriver,
+} from "../src/platform/messaging/index.ts";
+import { createLogger, createMetricsRegistry } from "../src/platform/observability/index.ts";
+import { openStore, type Store } from "../src/platform/storage/index.ts";
+import { median, percentile, report } from "./_report.ts";
+
+const quick = process.argv.includes("--quick");
+const only = process.argv.find((a) => a.startsWith("--only="))?.slice("--only=".length);
+const RUNS = quick ? 1 : 3;
+const HTTP_ORDERS = quick ? 300 : 2_000;
+const SAGA_ORDERS = quick ? 300 : 2_000;
+const CONCURRENCY = 64;
+const PG_URL = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";
+const NATS_URL = process.env.NATS_URL ?? "127.0.0.1:4222";
+const logger = createLogger({ level: "error" });
+
+interface Profile {
+  name: "embedded" | "distributed";
+  open(): Promise<{
+    store: Store;
+    gatewayStore: Store;
+    bus: Bus;
+    sameStoreLog?: EmbeddedLogDriver;
+    close(): Promise<void>;
+  }>;
+}
+
+const profiles: Profile[] = [
+  {
+    name: "embedded",
+    async open() {
+      const dir = mkdtempSync(join(tmpdir(), "bulwark-bench-commerce-"));
+      const store = await openStore({ kind: "sqlite", file: join(dir, "bulwark.db") });
+      const gatewayStore = await openStore({ kind: "sqlite", file: join(dir, "gateway.db") });
+      const driver = await embeddedDriver({ store, pollMs: 2 });
+      const bus = createBus({ driver });
+      return {
+        store,
+        gatewayStore,
+        bus,
+        sameStoreLog: driver,
+        async close() {
+          await bus.close();
+          await store.close();
+          await gatewayStore.close();
+          rmSync(dir, { recursive: true, force: true });
+        },
+      };
+    },
+  },
+  {
+    name: "distributed",
+    async open() {
+      const schema = `bench_${process.pid}_${Date.now().toString(36)}`;
+      const store = await openStore({ kind: "postgres", url: PG_URL, schema, poolSize: 16 });
+      const gatewayStore = await openStore({
+        kind: "postgres",
+        url: PG_URL,
+        schema: `${schema}_gw`,
+        poolSize: 8,
+      });
+      const bus = createBus({ driver: await jetStreamDriver({ servers: NATS_URL, namespace: schema }) });
+      return {
+        store,
+        gatewayStore,
+        bus,
+        async close() {
+          await bus.close();
+          await store.close();
+          await gatewayStore.close();
+          const client = new pg.Client({ connectionString: PG_URL });
+          await client.connect();
+          await client.query(`drop schema if exists "${schema}" cascade`);
+          await client.query(`drop schema if exists "${schema}_gw" cascade`);
+          await client.end();
+        },
+      };
+    },
+  },
+];
+
+async function startCommerce(
+  env: Awaited<ReturnType<Profile["open"]>>,
+  gatewayStub: boolean,
+): Promise<Commerce> {
+  const config = loadConfig(CommerceConfigSchema, {
+    env: {},
+    overrides: {
+      ports: { order: 0, inventory: 0, payment: 0, gateway: 0 },
+      demoCatalog: false,
+      sweepIntervalMs: 60_000,
+    },
+  });
+  const commerce = await createCommerce({
+    config,
+    store: env.store,
+    gatewayStore: env.gatewayStore,
+    bus: env.bus,
+    ...(env.sameStoreLog ? { sameStoreLog: env.sameStoreLog } : {}),
+    logger,
+    registry: createMetricsRegistry(),
+    ...(gatewayStub ? { gatewayClient: zeroCostGateway() } : {}),
+  });
+  for (let i = 0; i < 50; i++) {
+    await commerce.inventory.repository.upsertProduct({
+      sku: `SKU-${i}`,
+      name: `p${i}`,
+      priceCents: 100 + i,
+      stock: 10_000_000,
+    });
+  }
+  return commerce;
+}
+
+function zeroCostGateway() {
+  let n = 0;
+  return {
+    charge: async (_orderId: string, amountCents: number) => ({
+      kind: "captured" as const,
+      chargeId: `ch_stub_${n++}`,
+      amountCents,
+    }),
+    refund: async () => ({ refundId: `re_stub_${n++}`, amountCents: 0 }),
+    reconcile: async () => undefined,
+  };
+}
+
+/** Resolves each order's confirmation time as OrderConfirmed events arrive. */
+function confirmations(bus: Bus) {
+  const waiters = new Map<string, (t: number) => void>();
+  const early = new Map<string, number>();
+  const subscription = bus.subscribe({
+    topic: TOPICS.orders,
+    group: `bench-${randomUUID().slice(0, 8)}`,
+    batchSize: 512,
+    handler: (message) => {
+      if (message.type !== OrderConfirmed.type) return;
+      const { orderId } = message.payload as { orderId: string };
+      const at = performance.now();
+      const w = waiters.get(orderId);
+      if (w) w(at);
+      else early.set(orderId, at);
+    },
+  });
+  return {
+    wait(orderId: string): Promise<number> {
+      const at = early.get(orderId);
+      if (at !== undefined) return Promise.resolve(at);
+      return new Promise((resolve) => waiters.set(orderId, resolve));
+    },
+    stop: () => subscription.stop(),
+  };
+}
+
+async function endToEnd(profile: Profile) {
+  const env = await profile.open();
+  const commerce = await startCommerce(env, false);
+  const urls = await commerce.listen();
+  const confirmed = confirmations(env.bus);
+  const latencies: number[] = [];
+  let next = 0;
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: CONCURRENCY }, async () => {
+      while (next < HTTP_ORDERS) {
+        const i = next++;
+        const sent = performance.now();
+        const res = await fetch(`${urls.order}/orders`, {
+          method: "POST",
+          headers: { "content-type": "application/json", "idempotency-key": `bench-${i}` },
+          body: JSON.stringify({
+            customerId: `c${i}`,
+            items: [{ sku: `SKU-${i % 50}`, qty: 1 }],
+            payment: { token: "tok_visa" },
+          }),
+        });
+        const { orderId } = (await res.json()) as { orderId: string };
+        latencies.push((await confirmed.wait(orderId)) - sent);
+      }
+    }),
+  );
+  const seconds = (performance.now() - t0) / 1000;
+  await confirmed.stop();
+  await commerce.stop();
+  await env.close();
+  return { perSecond: HTTP_ORDERS / seconds, p50: percentile(latencies, 50), p99: percentile(latencies, 99) };
+}
+
+async function sagaInProcess(profile: Profile): Promise<number> {
+  const env = await profile.open();
+  const commerce = await startCommerce(env, true);
+  await commerce.listen();
+  const confirmed = confirmations(env.bus);
+  let next = 0;
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: CONCURRENCY }, async () => {
+      while (next < SAGA_ORDERS) {
+        const i = next++;
+        const orderId = await commerce.order.place({
+          customerId: `c${i}`,
+          items: [{ sku: `SKU-${i % 50}`, qty: 1 }],
+          paymentToken: "tok_visa",
+        });
+        await confirmed.wait(orderId);
+      }
+    }),
+  );
+  const perSecond = SAGA_ORDERS / ((performance.now() - t0) / 1000);
+  await confirmed.stop();
+  await commerce.stop();
+  await env.close();
+  return perSecond;
+}
+
+/** The same durable writes with no saga: order row, stock reservation, reservation row, payment, commit, confirm. */
+async function raw(profile: Profile): Promise<number> {
+  const env = await profile.open();
+  const commerce = await startCommerce(env, true); // only for migrations and the catalog
+  const db = env.store.db as Kysely<OrderDb & InventoryDb & PaymentDb>;
+  let next = 0;
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: CONCURRENCY }, async () => {
+      while (next < SAGA_ORDERS) {
+        const i = next++;
+        const id = randomUUID();
+        const sku = `SKU-${i % 50}`;
+        const now = Date.now();
+        await db.transaction().execute(async (trx) => {
+          await trx
+            .insertInto("ord_orders")
+            .values({
+              id,
+              customer_id: `c${i}`,
+              status: "PENDING",
+              reason: null,
+              items: JSON.stringify([{ sku, qty: 1 }]),
+              total_cents: null,
+              payment_state: "none",
+              charge_id: null,
+              payment_token: "tok_visa",
+              created_at: now,
+              updated_at: now,
+              deadline_at: now + 60_000,
+              redrives: 0,
+            })
+            .execute();
+        });
+        await db.transaction().execute(async (trx) => {
+          await trx
+            .updateTable("inv_products")
+            .set((eb) => ({ available: eb("available", "-", 1), reserved: eb("reserved", "+", 1) }))
+            .where("sku", "=", sku)
+            .where("available", ">=", 1)
+            .execute();
+          await trx
+            .insertInto("inv_reservations")
+            .values({
+              order_id: id,
+              sku,
+              qty: 1,
+              status: "held",
+              expires_at: now + 60_000,
+              created_at: now,
+              updated_at: now,
+            })
+            .execute();
+        });
+        await db.transaction().execute(async (trx) => {
+          await trx
+            .insertInto("pay_payments")
+            .values({
+              order_id: id,
+              amount_cents: 100,
+              status: "captured",
+              charge_id: `ch_${i}`,
+              refund_id: null,
+              reason: null,
+              attempts: 1,
+              created_at: now,
+              updated_at: now,
+            })
+            .execute();
+        });
+        await db.transaction().execute(async (trx) => {
+          await trx
+            .updateTable("inv_reservations")
+            .set({ status: "confirmed", updated_at: now })
+            .where("order_id", "=", id)
+            .where("status", "=", "held")
+            .execute();
+          await trx
+            .updateTable("inv_products")
+            .set((eb) => ({ reserved: eb("reserved", "-", 1), sold: eb("sold", "+", 1) }))
+            .where("sku", "=", sku)
+            .execute();
+        });
+        await db.transaction().execute(async (trx) => {
+          await trx
+            .updateTable("ord_orders")
+            .set({ status: "CONFIRMED", updated_at: now })
+            .where("id", "=", id)
+            .where("status", "=", "PENDING")
+            .execute();
+        });
+      }
+    }),
+  );
+  const perSecond = SAGA_ORDERS / ((performance.now() - t0) / 1000);
+  await commerce.stop();
+  await env.close();
+  return perSecond;
+}
+
+for (const profile of profiles) {
+  if (only && only !== profile.name) continue;
+  const e2e = [];
+  for (let r = 0; r < RUNS; r++) e2e.push(await endToEnd(profile));
+  report({
+    bench: "commerce",
+    case: `${profile.name}/http-end-to-end`,
+    metric: "confirmed orders/s",
+    value: median(e2e.map((x) => x.perSecond)),
+    unit: "orders/s",
+    better: "higher",
+  });
+  report({
+    bench: "commerce",
+    case: `${profile.name}/http-end-to-end`,
+    metric: "p50 POST→CONFIRMED",
+    value: median(e2e.map((x) => x.p50)),
+    unit: "ms",
+    better: "lower",
+  });
+  report({
+    bench: "commerce",
+    case: `${profile.name}/http-end-to-end`,
+    metric: "p99 POST→CONFIRMED",
+    value: median(e2e.map((x) => x.p99)),
+    unit: "ms",
+    better: "lower",
+  });
+  const saga: number[] = [];
+  const rawRuns: number[] = [];
+  for (let r = 0; r < RUNS; r++) {
+    saga.push(await sagaInProcess(profile));
+    rawRuns.push(await raw(profile));
+  }
+  const sagaRate = median(saga);
+  const rawRate = median(rawRuns);
+  report({
+    bench: "commerce",
+    case: `${profile.name}/saga-efficiency`,
+    metric: "orders/s through the saga",
+    value: sagaRate,
+    unit: "orders/s",
+    better: "higher",
+    anchor: "raw SQL writes, no saga",
+    anchorValue: rawRate,
+    ratio: sagaRate / rawRate,
+  });
+}
