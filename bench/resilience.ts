@@ -314,6 +314,8 @@ async function failureStall(): Promise<void> {
   const opossum = new CircuitBreaker(failing, { timeout: 1_000, capacity: 100, volumeThreshold: never });
   const opossumCalls = arg("opossum-failures", 20_000);
   const results = {
+    // The same loop with no policy at all: the floor set by the machine (GC, other processes).
+    bare: { calls: CALLS, ...(await stallAfterFailures(failing, CALLS)) },
     bulwark: { calls: CALLS, ...(await stallAfterFailures(() => bulwark.execute(failing), CALLS)) },
     cockatiel: {
       calls: CALLS / 5,
@@ -323,6 +325,16 @@ async function failureStall(): Promise<void> {
   };
   for (const [name, r] of Object.entries(results)) {
     const anchor = name === "bulwark" ? results.opossum : undefined;
+    if (name === "bulwark") {
+      report({
+        bench: "resilience",
+        case: `failures/bulwark-after-${r.calls}`,
+        metric: "event_loop_delay_max_over_bare",
+        value: r.loopMaxMs - results.bare.loopMaxMs,
+        unit: "ms",
+        better: "lower",
+      });
+    }
     for (const metric of [
       "loopMaxMs",
       "loopP99Ms",
