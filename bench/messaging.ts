@@ -45,10 +45,7 @@ async function throughput(bus: Bus, count: number): Promise<number> {
   const topic = `tp${process.pid}_${topicSeq++}`;
   await bus.declareTopic({ name: topic, partitions: 4 });
   let received = 0;
-  let done!: () => void;
-  const finished = new Promise<void>((resolve) => {
-    done = resolve;
-  });
+  const { promise: finished, resolve: done } = Promise.withResolvers<void>();
   const subscription = bus.subscribe({
     topic,
     group: "bench",
@@ -78,10 +75,7 @@ async function latency(bus: Bus, rate: number, seconds: number): Promise<number[
   await bus.declareTopic({ name: topic, partitions: 4 });
   const samples: number[] = [];
   const total = rate * seconds;
-  let done!: () => void;
-  const finished = new Promise<void>((resolve) => {
-    done = resolve;
-  });
+  const { promise: finished, resolve: done } = Promise.withResolvers<void>();
   const subscription = bus.subscribe({
     topic,
     group: "bench",

@@ -15,9 +15,6 @@ export interface EmbeddedDriverOptions {
   pollMs?: number;
 }
 
-/** SQLite's bound-parameter limit is far above this; 500 rows × 10 columns keeps statements cacheable. */
-const INSERT_CHUNK = 500;
-
 /**
  * The embedded durable log: a table of messages keyed by an ever-growing sequence (the offset), group
  * offsets in another, leases in a third. SQLite serialises writers, so sequences commit in order and a

@@ -1,4 +1,4 @@
-import { type Generated, type Kysely, sql } from "kysely";
+import { type CreateTableBuilder, type Generated, type Kysely, sql } from "kysely";
 import type { Migration, StoreKind } from "../../storage/index.ts";
 
 /** The tables the messaging module owns, in the store it is given. */
@@ -45,6 +45,18 @@ function sequenceColumn(kind: StoreKind) {
   return kind === "sqlite" ? ("integer" as const) : ("bigserial" as const);
 }
 
+/** The columns a log row and an outbox row share: one event as published. */
+function eventColumns<T extends string, C extends string>(table: CreateTableBuilder<T, C>) {
+  return table
+    .addColumn("msg_id", "varchar(200)", (c) => c.notNull())
+    .addColumn("topic", "varchar(100)", (c) => c.notNull())
+    .addColumn("key", "text", (c) => c.notNull())
+    .addColumn("type", "varchar(200)", (c) => c.notNull())
+    .addColumn("version", "integer", (c) => c.notNull())
+    .addColumn("headers", "text", (c) => c.notNull())
+    .addColumn("payload", "text", (c) => c.notNull());
+}
+
 export const messagingMigrations: readonly Migration[] = [
   {
     id: "001-log-offsets-leases",
@@ -56,17 +68,9 @@ export const messagingMigrations: readonly Migration[] = [
         .execute();
       await db.schema
         .createTable("messaging_log")
-        .addColumn("seq", sequenceColumn(kind), (c) =>
-          kind === "sqlite" ? c.primaryKey().autoIncrement() : c.primaryKey(),
-        )
-        .addColumn("topic", "varchar(100)", (c) => c.notNull())
+        .addColumn("seq", sequenceColumn(kind), (c) => c.primaryKey())
         .addColumn("partition", "integer", (c) => c.notNull())
-        .addColumn("msg_id", "varchar(200)", (c) => c.notNull())
-        .addColumn("key", "text", (c) => c.notNull())
-        .addColumn("type", "varchar(200)", (c) => c.notNull())
-        .addColumn("version", "integer", (c) => c.notNull())
-        .addColumn("headers", "text", (c) => c.notNull())
-        .addColumn("payload", "text", (c) => c.notNull())
+        .$call(eventColumns)
         .addColumn("published_at", "bigint", (c) => c.notNull())
         .execute();
       await db.schema
@@ -98,13 +102,7 @@ export const messagingMigrations: readonly Migration[] = [
       await db.schema
         .createTable("messaging_outbox")
         .addColumn("seq", sequenceColumn(kind), (c) => c.primaryKey())
-        .addColumn("msg_id", "varchar(200)", (c) => c.notNull())
-        .addColumn("topic", "varchar(100)", (c) => c.notNull())
-        .addColumn("key", "text", (c) => c.notNull())
-        .addColumn("type", "varchar(200)", (c) => c.notNull())
-        .addColumn("version", "integer", (c) => c.notNull())
-        .addColumn("headers", "text", (c) => c.notNull())
-        .addColumn("payload", "text", (c) => c.notNull())
+        .$call(eventColumns)
         .addColumn("created_at", "bigint", (c) => c.notNull())
         .addColumn("sent_at", "bigint")
         .execute();
