@@ -110,7 +110,7 @@ export class Dedupe implements Checkpointable<DedupeSnapshot> {
     const expiries: number[] = [];
     const table = this.#table;
     for (let s = 0; s < table.length; s += 2) {
-      if (table[s] === table[s] && table[s + 1]! > this.#watermark) {
+      if (!Number.isNaN(table[s]!) && table[s + 1]! > this.#watermark) {
         ids.push(table[s]!);
         expiries.push(table[s + 1]!);
       }
@@ -134,7 +134,7 @@ export class Dedupe implements Checkpointable<DedupeSnapshot> {
     for (;;) {
       const held = table[2 * slot]!;
       if (held === id) return false;
-      if (held !== held) break;
+      if (Number.isNaN(held)) break;
       slot = (slot + 1) & mask;
     }
     table[2 * slot] = id;
@@ -150,7 +150,7 @@ export class Dedupe implements Checkpointable<DedupeSnapshot> {
     const old = this.#table;
     const watermark = this.#watermark;
     let live = 0;
-    for (let s = 0; s < old.length; s += 2) if (old[s] === old[s] && old[s + 1]! > watermark) live++;
+    for (let s = 0; s < old.length; s += 2) if (!Number.isNaN(old[s]!) && old[s + 1]! > watermark) live++;
     // Shrink back when most ids expired, so memory follows the live set rather than the peak; grow
     // only if sweeping did not free enough.
     while (slots > this.#minSlots && live * 8 < slots) slots >>>= 1;
@@ -161,9 +161,9 @@ export class Dedupe implements Checkpointable<DedupeSnapshot> {
     for (let s = 0; s < old.length; s += 2) {
       const id = old[s]!;
       const expiry = old[s + 1]!;
-      if (id !== id || expiry <= watermark) continue;
+      if (Number.isNaN(id) || expiry <= watermark) continue;
       let slot = hash(id) & mask;
-      while (table[2 * slot] === table[2 * slot]) slot = (slot + 1) & mask;
+      while (!Number.isNaN(table[2 * slot]!)) slot = (slot + 1) & mask;
       table[2 * slot] = id;
       table[2 * slot + 1] = expiry;
       if (expiry < nextExpiry) nextExpiry = expiry;
