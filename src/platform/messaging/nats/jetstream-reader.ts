@@ -10,7 +10,7 @@ const ACK_EVERY = 256;
 
 /**
  * A partition cursor on a durable pull consumer. The consumer's `consume()` keeps pulls in flight; acks
- * are deferred and cumulative (sent when the buffer runs dry or every ACK_EVERY messages), so a crash redelivers the unacked tail after ack_wait (or at once to the
+ * are deferred and cumulative (sent at the partition's tail or every ACK_EVERY messages), so a crash redelivers the unacked tail after ack_wait (or at once to the
  * next owner, which restarts the consumer at its ack floor).
  */
 export class JetStreamPartitionReader implements PartitionReader {
@@ -52,7 +52,8 @@ export class JetStreamPartitionReader implements PartitionReader {
     const msg = this.#batch[index]!;
     this.#sinceAck += index + 1;
     this.#unacked = msg;
-    if (this.#sinceAck >= ACK_EVERY || this.#buffer.length === 0) this.#flush();
+    // Ack at the tail (nothing left to deliver) or every ACK_EVERY: not per batch, since acks cost the server.
+    if (this.#sinceAck >= ACK_EVERY || msg.info.pending === 0) this.#flush();
   }
 
   async close(): Promise<void> {
