@@ -47,6 +47,9 @@ export async function startSystem(
         host: config.http.host,
         admin: config.admin,
         extensions: rt.extensions,
+        ...(config.resilience["payment-gateway"]
+          ? { gatewayPolicy: config.resilience["payment-gateway"] }
+          : {}),
       });
       stops.push(() => commerce.stop());
       Object.assign(urls, await commerce.listen());

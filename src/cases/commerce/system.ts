@@ -40,6 +40,8 @@ export interface CommerceDeps {
   clock?: Clock;
   host?: string;
   admin?: { enabled: boolean; token?: string };
+  /** Replaces the built-in payment-gateway resilience stack (from the app's `resilience` config). */
+  gatewayPolicy?: DependencyPolicyConfig;
   extensions?: readonly ServiceExtension[];
 }
 
@@ -103,7 +105,7 @@ export async function createCommerce(deps: CommerceDeps): Promise<Commerce> {
     extensions: deps.extensions ?? [],
   };
   const policies = new ResiliencePolicies(
-    { "payment-gateway": gatewayPolicyConfig(config) },
+    { "payment-gateway": deps.gatewayPolicy ?? gatewayPolicyConfig(config) },
     { registry: deps.registry, logger: deps.logger, clock },
   );
   const roles = new Set<CommerceRole>(deps.roles ?? COMMERCE_ROLES);
