@@ -28,9 +28,11 @@ export class GroupMember {
   #timer: TimerHandle | undefined;
   #tick: Promise<void> = Promise.resolve();
   #stopped = false;
+  #renewedAt: number;
 
   constructor(options: GroupMemberOptions) {
     this.#o = options;
+    this.#renewedAt = options.clock.now();
   }
 
   owned(): number[] {
@@ -64,12 +66,33 @@ export class GroupMember {
 
   #schedule(ms: number): void {
     this.#timer = this.#o.clock.setTimeout(() => {
+      // Leases written in this round expire leaseTtlMs after it started, not after it ended.
+      const startedAt = this.#o.clock.now();
       this.#tick = this.#rebalance()
-        .catch((err) => this.#o.onError(err))
+        .then(() => {
+          this.#renewedAt = startedAt;
+        })
+        .catch(async (err) => {
+          this.#o.onError(err);
+          await this.#fenceIfExpired();
+        })
         .finally(() => {
           if (!this.#stopped) this.#schedule(this.#o.heartbeatMs);
         });
     }, ms);
+  }
+
+  /**
+   * Self-fencing: a member that could not renew for a whole lease period must assume another member holds
+   * its partitions now, and stop working them before it processes a message twice.
+   */
+  async #fenceIfExpired(): Promise<void> {
+    // One heartbeat of margin: stop before the lease can be taken, not at the same instant.
+    if (this.#o.clock.now() - this.#renewedAt < this.#o.leaseTtlMs - this.#o.heartbeatMs) return;
+    for (const p of [...this.#owned]) {
+      this.#owned.delete(p);
+      await this.#o.onRevoked(p);
+    }
   }
 
   async #rebalance(): Promise<void> {
