@@ -339,30 +339,14 @@ for (const profile of profiles) {
   if (only && only !== profile.name) continue;
   const e2e = [];
   for (let r = 0; r < RUNS; r++) e2e.push(await endToEnd(profile));
-  report({
-    bench: "commerce",
-    case: `${profile.name}/http-end-to-end`,
-    metric: "confirmed orders/s",
-    value: median(e2e.map((x) => x.perSecond)),
-    unit: "orders/s",
-    better: "higher",
-  });
-  report({
-    bench: "commerce",
-    case: `${profile.name}/http-end-to-end`,
-    metric: "p50 POST→CONFIRMED",
-    value: median(e2e.map((x) => x.p50)),
-    unit: "ms",
-    better: "lower",
-  });
-  report({
-    bench: "commerce",
-    case: `${profile.name}/http-end-to-end`,
-    metric: "p99 POST→CONFIRMED",
-    value: median(e2e.map((x) => x.p99)),
-    unit: "ms",
-    better: "lower",
-  });
+  const e2eCase = `${profile.name}/http-end-to-end`;
+  for (const [metric, value, unit, better] of [
+    ["confirmed orders/s", median(e2e.map((x) => x.perSecond)), "orders/s", "higher"],
+    ["p50 POST→CONFIRMED", median(e2e.map((x) => x.p50)), "ms", "lower"],
+    ["p99 POST→CONFIRMED", median(e2e.map((x) => x.p99)), "ms", "lower"],
+  ] as const) {
+    report({ bench: "commerce", case: e2eCase, metric, value, unit, better });
+  }
   const saga: number[] = [];
   const rawRuns: number[] = [];
   for (let r = 0; r < RUNS; r++) {

@@ -1,4 +1,5 @@
 import type { Writable } from "node:stream";
+import { type ParseArgsOptionsConfig, parseArgs } from "node:util";
 
 /** What every `bulwark <name>` subcommand gets besides its arguments. */
 export interface CliContext {
@@ -24,5 +25,14 @@ export class UsageError extends Error {
   constructor(message: string) {
     super(message);
     this.name = "UsageError";
+  }
+}
+
+/** `parseArgs` in strict mode, with bad input turned into a UsageError (usage printed, exit 2). */
+export function parseCliArgs<const O extends ParseArgsOptionsConfig>(args: string[], options: O) {
+  try {
+    return parseArgs({ args, options, allowPositionals: true, strict: true });
+  } catch (err) {
+    throw new UsageError((err as Error).message);
   }
 }

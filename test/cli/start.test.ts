@@ -81,7 +81,8 @@ describe("bulwark start", () => {
     const proc = startBulwark([], { BULWARK_ADMIN_TOKEN: "", BULWARK_SHUTDOWN_READINESS_GRACE_MS: "0" });
     await consoleUrl(proc);
     expect(proc.out()).toMatch(/generated token .*: [\w-]{32}/);
-    expect(await stopWith(proc.child, "SIGINT", proc.exited)).toBe(0);
+    const code = await stopWith(proc.child, "SIGINT", proc.exited);
+    expect(code, `stderr: ${proc.err().slice(-2_000)}`).toBe(0);
   });
 
   it("refuses to start on invalid configuration, with one message per bad field", async () => {

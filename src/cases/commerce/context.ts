@@ -1,6 +1,6 @@
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
-import type { ServiceExtension } from "../../platform/http/index.ts";
+import { createService, type Service, type ServiceExtension } from "../../platform/http/index.ts";
 import type { Bus, Inbox } from "../../platform/messaging/index.ts";
 import type { Store } from "../../platform/storage/index.ts";
 import type { Clock } from "../../platform/time/index.ts";
@@ -54,4 +54,18 @@ export function sweeper(ctx: CommerceContext, name: string, tick: () => Promise<
       await running;
     },
   };
+}
+
+/** A commerce service on the service kit, on its configured port, ready only while its store answers. */
+export function commerceService(ctx: CommerceContext, name: "order" | "inventory" | "payment"): Service {
+  return createService({
+    name,
+    logger: ctx.logger,
+    registry: ctx.registry,
+    http: { host: ctx.http.host, port: ctx.config.ports[name] },
+    admin: ctx.admin,
+    extensions: ctx.extensions,
+    shutdown: { readinessGraceMs: 0 },
+    readiness: { store: () => ctx.store.ping() },
+  });
 }

@@ -1,6 +1,5 @@
 import { readFile, writeFile } from "node:fs/promises";
 import { basename, extname } from "node:path";
-import { type ParseArgsOptionsConfig, parseArgs } from "node:util";
 import {
   builtinFunctions,
   createFaultProxyApi,
@@ -18,7 +17,7 @@ import {
   SupervisorClient,
   withProcessSignals,
 } from "../../platform/supervisor/index.ts";
-import { type CliCommand, type CliContext, UsageError } from "../command.ts";
+import { type CliCommand, type CliContext, parseCliArgs, UsageError } from "../command.ts";
 
 const USAGE = [
   "bulwark chaos run <experiment.yaml|json> [--journal <path>] [--proxy-url <url>] [--state-file <path>] [--enable]",
@@ -41,7 +40,7 @@ const command: CliCommand = {
 export default command;
 
 async function runCommand(args: string[], ctx: CliContext): Promise<number> {
-  const { values, positionals } = parse(args, {
+  const { values, positionals } = parseCliArgs(args, {
     journal: { type: "string" },
     "proxy-url": { type: "string" },
     "state-file": { type: "string" },
@@ -94,7 +93,7 @@ function summary(journal: Journal): string {
 }
 
 async function proxyCommand(args: string[], ctx: CliContext): Promise<number> {
-  const { values } = parse(args, {
+  const { values } = parseCliArgs(args, {
     port: { type: "string" },
     host: { type: "string" },
     populate: { type: "string" },
@@ -126,12 +125,4 @@ async function proxyCommand(args: string[], ctx: CliContext): Promise<number> {
   await server.close();
   ctx.stdout.write("fault proxy stopped; every fault removed\n");
   return 0;
-}
-
-function parse<O extends ParseArgsOptionsConfig>(args: string[], options: O) {
-  try {
-    return parseArgs({ args, options, allowPositionals: true });
-  } catch (e) {
-    throw new UsageError((e as Error).message);
-  }
 }

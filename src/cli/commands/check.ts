@@ -1,20 +1,18 @@
-import { parseArgs } from "node:util";
 import { loadAppConfig, storeConfigFor } from "../../app/index.ts";
 import { checkCommerce } from "../../cases/commerce/checker.ts";
 import { openStore } from "../../platform/storage/index.ts";
-import { type CliCommand, UsageError } from "../command.ts";
+import { type CliCommand, parseCliArgs, UsageError } from "../command.ts";
 
 const command: CliCommand = {
   name: "check",
   summary: "verify a case's invariants against its stores; prints JSON, exits 1 on any violation",
   usage: "bulwark check commerce [--config <file>] [--profile embedded|distributed] [--grace-ms <n>]",
   async run(args, ctx) {
-    let parsed: ReturnType<typeof parse>;
-    try {
-      parsed = parse(args);
-    } catch (err) {
-      throw new UsageError((err as Error).message);
-    }
+    const parsed = parseCliArgs(args, {
+      config: { type: "string" },
+      profile: { type: "string" },
+      "grace-ms": { type: "string" },
+    });
     const [target] = parsed.positionals;
     if (target !== "commerce")
       throw new UsageError(target ? `unknown case "${target}" (known: commerce)` : "name a case");
@@ -38,14 +36,5 @@ const command: CliCommand = {
     }
   },
 };
-
-function parse(args: string[]) {
-  return parseArgs({
-    args,
-    options: { config: { type: "string" }, profile: { type: "string" }, "grace-ms": { type: "string" } },
-    allowPositionals: true,
-    strict: true,
-  });
-}
 
 export default command;

@@ -1,19 +1,13 @@
-import { parseArgs } from "node:util";
 import { isRole, loadAppConfig, ROLES, startSystem } from "../../app/index.ts";
 import { stopOnSignals } from "../../platform/http/index.ts";
-import { type CliCommand, UsageError } from "../command.ts";
+import { type CliCommand, parseCliArgs, UsageError } from "../command.ts";
 
 const command: CliCommand = {
   name: "serve",
   summary: "run some of the system's services in this process (one per process under a supervisor)",
   usage: `bulwark serve <role>... [--config <file>] [--profile embedded|distributed]\nroles: ${ROLES.join(", ")}`,
   async run(args, ctx) {
-    let parsed: ReturnType<typeof parse>;
-    try {
-      parsed = parse(args);
-    } catch (err) {
-      throw new UsageError((err as Error).message);
-    }
+    const parsed = parseCliArgs(args, { config: { type: "string" }, profile: { type: "string" } });
     const roles = parsed.positionals;
     if (roles.length === 0) throw new UsageError("name at least one role");
     const unknown = roles.find((r) => !isRole(r));
@@ -30,14 +24,5 @@ const command: CliCommand = {
     return 0;
   },
 };
-
-function parse(args: string[]) {
-  return parseArgs({
-    args,
-    options: { config: { type: "string" }, profile: { type: "string" } },
-    allowPositionals: true,
-    strict: true,
-  });
-}
 
 export default command;

@@ -1,8 +1,7 @@
 import { randomBytes } from "node:crypto";
-import { parseArgs } from "node:util";
 import { type AppConfig, loadAppConfig, startSystem } from "../../app/index.ts";
 import { stopOnSignals } from "../../platform/http/index.ts";
-import { type CliCommand, UsageError } from "../command.ts";
+import { type CliCommand, parseCliArgs, UsageError } from "../command.ts";
 
 const command: CliCommand = {
   name: "start",
@@ -50,21 +49,14 @@ const command: CliCommand = {
 };
 
 function parse(args: string[]) {
-  try {
-    return parseArgs({
-      args,
-      options: {
-        config: { type: "string" },
-        profile: { type: "string" },
-        port: { type: "string" },
-        "no-admin": { type: "boolean" },
-      },
-      strict: true,
-      allowPositionals: false,
-    });
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
+  const parsed = parseCliArgs(args, {
+    config: { type: "string" },
+    profile: { type: "string" },
+    port: { type: "string" },
+    "no-admin": { type: "boolean" },
+  });
+  if (parsed.positionals.length > 0) throw new UsageError(`unexpected argument ${parsed.positionals[0]}`);
+  return parsed;
 }
 
 function portArg(value: string): number {

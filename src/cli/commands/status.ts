@@ -1,21 +1,12 @@
-import { parseArgs } from "node:util";
 import { DEFAULT_STATE_FILE, type ProcessStatus, SupervisorClient } from "../../platform/supervisor/index.ts";
-import { type CliCommand, UsageError } from "../command.ts";
+import { type CliCommand, parseCliArgs } from "../command.ts";
 
 const command: CliCommand = {
   name: "status",
   summary: "show the processes of a running `bulwark up`",
   usage: "bulwark status [--state-file data/supervisor.json] [--json]",
   async run(args, ctx) {
-    let values: { "state-file"?: string; json?: boolean };
-    try {
-      ({ values } = parseArgs({
-        args,
-        options: { "state-file": { type: "string" }, json: { type: "boolean" } },
-      }));
-    } catch (e) {
-      throw new UsageError((e as Error).message);
-    }
+    const { values } = parseCliArgs(args, { "state-file": { type: "string" }, json: { type: "boolean" } });
     const client = await SupervisorClient.fromStateFile(values["state-file"] ?? DEFAULT_STATE_FILE);
     const { pid, processes } = await client.status();
     if (values.json) {

@@ -1,5 +1,4 @@
 import { randomBytes } from "node:crypto";
-import { parseArgs } from "node:util";
 import { faultModeEnabled } from "../../platform/chaos/index.ts";
 import { createLogger } from "../../platform/observability/index.ts";
 import {
@@ -13,7 +12,7 @@ import {
   withProcessSignals,
   writeStateFile,
 } from "../../platform/supervisor/index.ts";
-import { type CliCommand, UsageError } from "../command.ts";
+import { type CliCommand, parseCliArgs, UsageError } from "../command.ts";
 
 /** Where `bulwark up` gets its process list when no --spec is given; the application wires the real one. */
 export type ProcessSpecProvider = () => ProcessSpec[] | Promise<ProcessSpec[]>;
@@ -69,20 +68,13 @@ export function upCommand(provider: ProcessSpecProvider): CliCommand {
 }
 
 function parse(args: string[]) {
-  try {
-    return parseArgs({
-      args,
-      options: {
-        spec: { type: "string" },
-        "state-file": { type: "string" },
-        "control-port": { type: "string" },
-        "enable-faults": { type: "boolean" },
-        seed: { type: "string" },
-      },
-    });
-  } catch (e) {
-    throw new UsageError((e as Error).message);
-  }
+  return parseCliArgs(args, {
+    spec: { type: "string" },
+    "state-file": { type: "string" },
+    "control-port": { type: "string" },
+    "enable-faults": { type: "boolean" },
+    seed: { type: "string" },
+  });
 }
 
 /** Until the application passes its service list, `bulwark up` needs --spec. */

@@ -1,8 +1,8 @@
 import { type Static, Type } from "@sinclair/typebox";
 import type { Kysely } from "kysely";
-import { createService, HttpProblem, type Service } from "../../../platform/http/index.ts";
+import { HttpProblem, type Service } from "../../../platform/http/index.ts";
 import type { Subscription } from "../../../platform/messaging/index.ts";
-import { type CommerceContext, sweeper, type Worker } from "../context.ts";
+import { type CommerceContext, commerceService, sweeper, type Worker } from "../context.ts";
 import {
   OrderCancelled,
   OrderCreated,
@@ -45,16 +45,7 @@ export async function createInventoryService(ctx: CommerceContext): Promise<Inve
   const repository = new InventoryRepository(db, {
     atomicReservation: ctx.config.patterns.atomicReservation,
   });
-  const service = createService({
-    name: "inventory",
-    logger: ctx.logger,
-    registry: ctx.registry,
-    http: { host: ctx.http.host, port: ctx.config.ports.inventory },
-    admin: ctx.admin,
-    extensions: ctx.extensions,
-    shutdown: { readinessGraceMs: 0 },
-    readiness: { store: () => ctx.store.ping() },
-  });
+  const service = commerceService(ctx, "inventory");
 
   service.app.get("/inventory/:sku", { schema: { params: Type.Object({ sku: Sku }) } }, async (request) => {
     const stock = await repository.stock(request.params.sku);

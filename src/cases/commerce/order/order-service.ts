@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { type Static, Type } from "@sinclair/typebox";
 import type { Kysely } from "kysely";
-import { createService, HttpProblem, type Service } from "../../../platform/http/index.ts";
+import { HttpProblem, type Service } from "../../../platform/http/index.ts";
 import {
   type IdempotencyDb,
   IdempotencyStore,
@@ -10,7 +10,7 @@ import {
   startIdempotencyReaper,
 } from "../../../platform/idempotency/index.ts";
 import type { Subscription } from "../../../platform/messaging/index.ts";
-import { type CommerceContext, sweeper, type Worker } from "../context.ts";
+import { type CommerceContext, commerceService, sweeper, type Worker } from "../context.ts";
 import {
   OrderCancelled,
   OrderConfirmed,
@@ -70,16 +70,7 @@ export async function createOrderService(ctx: CommerceContext): Promise<OrderSer
   const db = ctx.store.db as Kysely<OrderDb>;
   const repository = new OrderRepository(db);
   const idempotency = new IdempotencyStore(ctx.store.db as Kysely<IdempotencyDb>, { clock: ctx.clock });
-  const service = createService({
-    name: "order",
-    logger: ctx.logger,
-    registry: ctx.registry,
-    http: { host: ctx.http.host, port: ctx.config.ports.order },
-    admin: ctx.admin,
-    extensions: ctx.extensions,
-    shutdown: { readinessGraceMs: 0 },
-    readiness: { store: () => ctx.store.ping() },
-  });
+  const service = commerceService(ctx, "order");
   registerIdempotency(service.app, {
     store: idempotency,
     enabled: ctx.config.patterns.idempotency,

@@ -1,8 +1,8 @@
 import { Type } from "@sinclair/typebox";
 import type { Kysely } from "kysely";
-import { createService, HttpProblem, type Service } from "../../../platform/http/index.ts";
+import { HttpProblem, type Service } from "../../../platform/http/index.ts";
 import type { Subscription } from "../../../platform/messaging/index.ts";
-import type { CommerceContext, Worker } from "../context.ts";
+import { type CommerceContext, commerceService, type Worker } from "../context.ts";
 import {
   OrderCancelled,
   PaymentFailed,
@@ -40,16 +40,7 @@ export async function createPaymentService(
   await ctx.store.migrate("payment", paymentMigrations);
   const repository = new PaymentRepository(ctx.store.db as Kysely<PaymentDb>);
   const { patterns } = ctx.config;
-  const service = createService({
-    name: "payment",
-    logger: ctx.logger,
-    registry: ctx.registry,
-    http: { host: ctx.http.host, port: ctx.config.ports.payment },
-    admin: ctx.admin,
-    extensions: ctx.extensions,
-    shutdown: { readinessGraceMs: 0 },
-    readiness: { store: () => ctx.store.ping() },
-  });
+  const service = commerceService(ctx, "payment");
   service.app.get(
     "/payments/:orderId",
     { schema: { params: Type.Object({ orderId: Type.String({ maxLength: 64 }) }) } },
