@@ -30,12 +30,4 @@ export function isDeadLetterTopic(topic: string): boolean {
   return topic.endsWith("-dlq");
 }
 
-/** FNV-1a over the key's UTF-16 code units: stable across processes and adapters, and cheap. */
-export function partitionOf(key: string, partitions: number): number {
-  let hash = 0x811c9dc5;
-  for (let i = 0; i < key.length; i++) {
-    hash ^= key.charCodeAt(i);
-    hash = Math.imul(hash, 0x01000193);
-  }
-  return (hash >>> 0) % partitions;
-}
+export { partitionOf } from "../partitioning/index.ts";

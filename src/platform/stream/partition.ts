@@ -1,17 +1,6 @@
 import { invalidOption } from "./errors.ts";
 
-/**
- * FNV-1a over the key's UTF-16 code units, modulo the partition count. It is the same function the
- * messaging bus uses to place a key, so a symbol's partition agrees across ingest, log and processor.
- */
-export function partitionOf(key: string, partitions: number): number {
-  let hash = 0x811c9dc5;
-  for (let i = 0; i < key.length; i++) {
-    hash ^= key.charCodeAt(i);
-    hash = Math.imul(hash, 0x01000193);
-  }
-  return (hash >>> 0) % partitions;
-}
+export { partitionOf } from "../partitioning/index.ts";
 
 /** Element indices grouped by partition: partition p owns `order[offsets[p] .. offsets[p+1])`, in input order. */
 export interface PartitionPlan {
