@@ -6,13 +6,9 @@ import { randomUUID } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { Kysely } from "kysely";
 import pg from "pg";
 import { CommerceConfigSchema } from "../src/cases/commerce/config.ts";
 import { OrderConfirmed, TOPICS } from "../src/cases/commerce/events.ts";
-import type { InventoryDb } from "../src/cases/commerce/inventory/index.ts";
-import type { OrderDb } from "../src/cases/commerce/order/migrations.ts";
-import type { PaymentDb } from "../src/cases/commerce/payment/migrations.ts";
 import { type Commerce, createCommerce } from "../src/cases/commerce/system.ts";
 import { loadConfig } from "../src/platform/config/index.ts";
 import {
@@ -235,11 +231,17 @@ async function sagaInProcess(profile: Profile): Promise<number> {
   return perSecond;
 }
 
-/** The same durable writes with no saga: order row, stock reservation, reservation row, payment, commit, confirm. */
+/**
+ * The same durable writes with no saga, bus, outbox or inbox: the services' own repository calls for order,
+ * reservation, payment, commit and confirm, one transaction each, in sequence per order.
+ */
 async function raw(profile: Profile): Promise<number> {
   const env = await profile.open();
   const commerce = await startCommerce(env, true); // only for migrations and the catalog
-  const db = env.store.db as Kysely<OrderDb & InventoryDb & PaymentDb>;
+  const db = env.store.db;
+  const orders = commerce.order.repository;
+  const stock = commerce.inventory.repository;
+  const payments = commerce.payment.repository;
   let next = 0;
   const t0 = performance.now();
   await Promise.all(
@@ -247,85 +249,25 @@ async function raw(profile: Profile): Promise<number> {
       while (next < SAGA_ORDERS) {
         const i = next++;
         const id = randomUUID();
-        const sku = `SKU-${i % 50}`;
+        const items = [{ sku: `SKU-${i % 50}`, qty: 1 }];
         const now = Date.now();
-        await db.transaction().execute(async (trx) => {
-          await trx
-            .insertInto("ord_orders")
-            .values({
-              id,
-              customer_id: `c${i}`,
-              status: "PENDING",
-              reason: null,
-              items: JSON.stringify([{ sku, qty: 1 }]),
-              total_cents: null,
-              payment_state: "none",
-              charge_id: null,
-              payment_token: "tok_visa",
-              created_at: now,
-              updated_at: now,
-              deadline_at: now + 60_000,
-              redrives: 0,
-            })
-            .execute();
-        });
-        await db.transaction().execute(async (trx) => {
-          await trx
-            .updateTable("inv_products")
-            .set((eb) => ({ available: eb("available", "-", 1), reserved: eb("reserved", "+", 1) }))
-            .where("sku", "=", sku)
-            .where("available", ">=", 1)
-            .execute();
-          await trx
-            .insertInto("inv_reservations")
-            .values({
-              order_id: id,
-              sku,
-              qty: 1,
-              status: "held",
-              expires_at: now + 60_000,
-              created_at: now,
-              updated_at: now,
-            })
-            .execute();
-        });
-        await db.transaction().execute(async (trx) => {
-          await trx
-            .insertInto("pay_payments")
-            .values({
-              order_id: id,
-              amount_cents: 100,
-              status: "captured",
-              charge_id: `ch_${i}`,
-              refund_id: null,
-              reason: null,
-              attempts: 1,
-              created_at: now,
-              updated_at: now,
-            })
-            .execute();
-        });
-        await db.transaction().execute(async (trx) => {
-          await trx
-            .updateTable("inv_reservations")
-            .set({ status: "confirmed", updated_at: now })
-            .where("order_id", "=", id)
-            .where("status", "=", "held")
-            .execute();
-          await trx
-            .updateTable("inv_products")
-            .set((eb) => ({ reserved: eb("reserved", "-", 1), sold: eb("sold", "+", 1) }))
-            .where("sku", "=", sku)
-            .execute();
-        });
-        await db.transaction().execute(async (trx) => {
-          await trx
-            .updateTable("ord_orders")
-            .set({ status: "CONFIRMED", updated_at: now })
-            .where("id", "=", id)
-            .where("status", "=", "PENDING")
-            .execute();
-        });
+        await db.transaction().execute((trx) =>
+          orders.insert(trx, {
+            id,
+            customerId: `c${i}`,
+            items,
+            paymentToken: "tok_visa",
+            now,
+            deadlineAt: now + 60_000,
+          }),
+        );
+        await db.transaction().execute((trx) => stock.reserve(trx, id, items, now, now + 60_000));
+        await payments.open(id, 100, "charging", now);
+        await db
+          .transaction()
+          .execute((trx) => payments.move(trx, id, ["charging"], "captured", now, { charge_id: `ch_${i}` }));
+        await db.transaction().execute((trx) => stock.confirm(trx, id, now));
+        await db.transaction().execute((trx) => orders.finish(trx, id, "CONFIRMED", now));
       }
     }),
   );
