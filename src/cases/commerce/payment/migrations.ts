@@ -3,7 +3,10 @@ import type { Migration } from "../../../platform/storage/index.ts";
 export interface PaymentsTable {
   order_id: string;
   amount_cents: number;
-  /** charging, captured, failed, abandoned (the order was cancelled first) or refunded. */
+  /**
+   * charging, captured, failed, refunded, abandoned (the order was cancelled before the charge finished), or
+   * void (abandoned, and the gateway confirmed no charge was taken).
+   */
   status: string;
   charge_id: string | null;
   refund_id: string | null;

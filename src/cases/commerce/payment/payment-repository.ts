@@ -57,6 +57,18 @@ export class PaymentRepository {
     return Number(result.numUpdatedRows) === 1;
   }
 
+  /** Abandoned payments last touched before `before`: money may be held for a cancelled order. */
+  async abandoned(before: number, limit = 100): Promise<PaymentsTable[]> {
+    return this.#db
+      .selectFrom("pay_payments")
+      .selectAll()
+      .where("status", "=", "abandoned")
+      .where("updated_at", "<", before)
+      .orderBy("updated_at")
+      .limit(limit)
+      .execute();
+  }
+
   async countAttempt(orderId: string): Promise<void> {
     await this.#db
       .updateTable("pay_payments")

@@ -2,7 +2,7 @@ import { Type } from "@sinclair/typebox";
 import type { Kysely } from "kysely";
 import { HttpProblem, type Service } from "../../../platform/http/index.ts";
 import type { Subscription } from "../../../platform/messaging/index.ts";
-import { type CommerceContext, commerceService, type Worker } from "../context.ts";
+import { type CommerceContext, commerceService, sweeper, type Worker } from "../context.ts";
 import {
   OrderCancelled,
   PaymentFailed,
@@ -118,6 +118,35 @@ export async function createPaymentService(
     await out.flush();
   }
 
+  /** Runs an effect in a plain transaction: for work not tied to one message (the sweeper, follow-ups). */
+  const inTransaction: Once = async (effect) => {
+    await ctx.store.db.transaction().execute(effect);
+    return { duplicate: false };
+  };
+
+  // An order cancelled while its charge was in flight, or a process killed between capture and refund, can
+  // leave money taken for a cancelled order. This sweep finds such payments and gives the money back; an
+  // abandoned payment with no charge is checked with the gateway once no attempt can still be in flight.
+  const inFlightHorizonMs = ctx.config.gatewayTimeoutMs * 8;
+  const abandoned = sweeper(ctx, "abandoned-payments", async () => {
+    const now = ctx.clock.now();
+    for (const p of await repository.abandoned(now - inFlightHorizonMs)) {
+      let chargeId = p.charge_id;
+      if (!chargeId) {
+        const found = await gateway.reconcile(p.order_id);
+        if (found?.kind !== "captured") {
+          await inTransaction((trx) => repository.move(trx, p.order_id, ["abandoned"], "void", now));
+          continue;
+        }
+        chargeId = found.chargeId;
+        await inTransaction((trx) =>
+          repository.move(trx, p.order_id, ["abandoned"], "abandoned", now, { charge_id: chargeId }),
+        );
+      }
+      await refund(p.order_id, p.reason ? `order-cancelled:${p.reason}` : "order-cancelled", inTransaction);
+    }
+  });
+
   const subscriptions: Subscription[] = [];
   const workers: Worker = {
     start() {
@@ -182,8 +211,9 @@ export async function createPaymentService(
                       }),
                     );
                   } else {
-                    // The order was cancelled while we charged: keep the charge on record and give it back.
-                    await repository.move(trx, orderId, ["abandoned"], "abandoned", now, {
+                    // The order was cancelled while we charged: keep the charge on record and give it back
+                    // (now, and durably through the abandoned-payment sweeper if this process dies first).
+                    await repository.move(trx, orderId, ["abandoned", "void"], "abandoned", now, {
                       charge_id: outcome.chargeId,
                     });
                     refundAfter = true;
@@ -201,11 +231,7 @@ export async function createPaymentService(
                 }
               });
               await out.flush();
-              if (refundAfter)
-                await refund(orderId, "order-cancelled", async (effect) => {
-                  await ctx.store.db.transaction().execute(effect);
-                  return { duplicate: false };
-                });
+              if (refundAfter) await refund(orderId, "order-cancelled", inTransaction);
             },
             [StockCommitFailed.type]: async (failed, once) =>
               refund(failed.orderId, `stock-${failed.reason}`, once),
@@ -230,8 +256,10 @@ export async function createPaymentService(
           },
         }),
       );
+      abandoned.start();
     },
     async stop() {
+      await abandoned.stop();
       await Promise.all(subscriptions.splice(0).map((s) => s.stop()));
     },
   };
