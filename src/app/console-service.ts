@@ -1,5 +1,5 @@
 import { createService, type Service } from "../platform/http/index.ts";
-import type { Runtime } from "./runtime.ts";
+import { type Runtime, redactUrl } from "./runtime.ts";
 
 /**
  * The system's front door: what is running, on which profile, and where. It is the first service on the
@@ -37,16 +37,6 @@ export function redactConfig(config: Runtime["config"]): Runtime["config"] {
   const copy = structuredClone(config);
   if (copy.admin.token) copy.admin.token = "[redacted]";
   copy.auth.serviceKeys = copy.auth.serviceKeys.map(() => "[redacted]");
-  for (const section of [copy.database, copy.nats, copy.redis]) {
-    try {
-      const u = new URL(section.url);
-      if (u.password) {
-        u.password = "***";
-        section.url = u.toString();
-      }
-    } catch {
-      // validated at load; nothing to redact in an unparseable string
-    }
-  }
+  for (const section of [copy.database, copy.nats, copy.redis]) section.url = redactUrl(section.url);
   return copy;
 }

@@ -131,10 +131,12 @@ export async function createRuntime(config: AppConfig, logger?: Logger): Promise
   };
 }
 
+/** The URL with its password replaced, for logs and operators. */
 export function redactUrl(url: string): string {
   try {
     const u = new URL(url);
-    if (u.password) u.password = "***";
+    if (!u.password) return url;
+    u.password = "***";
     return u.toString();
   } catch {
     return "(unparseable url)";

@@ -2,7 +2,13 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { loadAppConfig, processSpecs, type RunningSystem, startSystem } from "../../src/app/index.ts";
+import {
+  loadAppConfig,
+  processSpecs,
+  type RunningSystem,
+  redactConfig,
+  startSystem,
+} from "../../src/app/index.ts";
 
 const token = "admin-token-0123456789";
 const running: RunningSystem[] = [];
@@ -52,6 +58,19 @@ describe("system composition", () => {
       headers: { authorization: `Bearer ${token}` },
     });
     expect(res.status).toBe(404);
+  });
+
+  it("redacts secrets when showing the configuration", () => {
+    const shown = redactConfig(
+      config({
+        DATABASE_URL: "postgres://app:s3cret@db:5432/prod",
+        BULWARK_AUTH_SERVICE_KEYS: "service-key-0123456789",
+      }),
+    );
+    expect(shown.database.url).toBe("postgres://app:***@db:5432/prod");
+    expect(shown.admin.token).toBe("[redacted]");
+    expect(shown.auth.serviceKeys).toEqual(["[redacted]"]);
+    expect(shown.nats.url).toBe("nats://127.0.0.1:4222");
   });
 
   it("lists one supervised process per service for bulwark up, probed on its health routes", () => {
