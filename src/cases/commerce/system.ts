@@ -91,12 +91,18 @@ export async function createCommerce(deps: CommerceDeps): Promise<Commerce> {
   for (const name of Object.values(TOPICS)) await deps.bus.declareTopic({ name, partitions: PARTITIONS });
   await Outbox.migrate(deps.store);
   const outbox = new Outbox({ registry: commerceEventRegistry(), clock });
+  let relay: OutboxRelay | undefined;
   const ctx: CommerceContext = {
     config,
     store: deps.store,
     bus: deps.bus,
     inbox: new Inbox(deps.store, { clock }),
-    events: eventsOut({ outbox, bus: deps.bus, useOutbox: config.patterns.outbox }),
+    events: eventsOut({
+      outbox,
+      bus: deps.bus,
+      useOutbox: config.patterns.outbox,
+      committed: () => relay?.wake(),
+    }),
     clock,
     logger: deps.logger,
     registry: deps.registry,
@@ -137,7 +143,7 @@ export async function createCommerce(deps: CommerceDeps): Promise<Commerce> {
   const order = await createOrderService(ctx);
   const inventory = await createInventoryService(ctx);
   const payment = await createPaymentService(ctx, client);
-  const relay = new OutboxRelay({
+  relay = new OutboxRelay({
     store: deps.store,
     bus: deps.bus,
     ...(deps.sameStoreLog ? { sameStoreLog: deps.sameStoreLog } : {}),

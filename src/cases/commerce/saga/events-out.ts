@@ -19,17 +19,27 @@ export interface EventsOut {
  * outbox on: the event row commits with the state change, and the relay publishes it (nothing lost).
  * outbox off (the "before" architecture): publish after commit, so a crash in between loses the event.
  */
-export function eventsOut(options: { outbox: Outbox; bus: Bus; useOutbox: boolean }): EventsOut {
+export function eventsOut(options: {
+  outbox: Outbox;
+  bus: Bus;
+  useOutbox: boolean;
+  /** Called after a unit of work with outbox rows committed (wakes the relay). */
+  committed?: () => void;
+}): EventsOut {
   const { outbox, bus, useOutbox } = options;
   return {
     begin() {
       const buffered: Array<{ topic: string; key: string; event: EventInput }> = [];
+      let enqueued = false;
       return {
         async emit(trx, topic, key, event) {
-          if (useOutbox) await outbox.enqueue(trx, { topic, key, event });
-          else buffered.push({ topic, key, event });
+          if (useOutbox) {
+            await outbox.enqueue(trx, { topic, key, event });
+            enqueued = true;
+          } else buffered.push({ topic, key, event });
         },
         async flush() {
+          if (enqueued) options.committed?.();
           if (buffered.length === 0) return;
           await bus.publishBatch(buffered.splice(0));
         },
