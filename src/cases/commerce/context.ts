@@ -20,6 +20,8 @@ export interface CommerceContext {
   http: { host: string };
   admin: { enabled: boolean; token?: string };
   extensions: readonly ServiceExtension[];
+  /** Base URL of a peer commerce service (the synchronous "before" chain calls them over HTTP). */
+  peerUrl(name: "inventory" | "payment"): string;
 }
 
 /** A commerce service: its HTTP side, plus the event consumers and sweepers that run beside it. */

@@ -92,6 +92,7 @@ export async function createCommerce(deps: CommerceDeps): Promise<Commerce> {
   await Outbox.migrate(deps.store);
   const outbox = new Outbox({ registry: commerceEventRegistry(), clock });
   let relay: OutboxRelay | undefined;
+  const urls: Record<string, string> = {};
   const ctx: CommerceContext = {
     config,
     store: deps.store,
@@ -109,6 +110,7 @@ export async function createCommerce(deps: CommerceDeps): Promise<Commerce> {
     http: { host },
     admin,
     extensions: deps.extensions ?? [],
+    peerUrl: (name) => urls[name] ?? `http://${host}:${config.ports[name]}`,
   };
   const policies = new ResiliencePolicies(
     { "payment-gateway": deps.gatewayPolicy ?? gatewayPolicyConfig(config) },
@@ -129,7 +131,6 @@ export async function createCommerce(deps: CommerceDeps): Promise<Commerce> {
       extensions: ctx.extensions,
     });
   }
-  const urls: Record<string, string> = {};
   const client = new GatewayClient({
     get baseUrl() {
       return config.gatewayUrl ?? urls.gateway ?? `http://${host}:${config.ports.gateway}`;
@@ -158,11 +159,14 @@ export async function createCommerce(deps: CommerceDeps): Promise<Commerce> {
   if (roles.has("inventory")) running.inventory = inventory.service;
   if (roles.has("payment")) running.payment = payment.service;
   if (roles.has("order")) running.order = order.service;
-  const workers = [
-    ...(roles.has("order") ? [order.workers] : []),
-    ...(roles.has("inventory") ? [inventory.workers] : []),
-    ...(roles.has("payment") ? [payment.workers] : []),
-  ];
+  // The synchronous "before" chain has no consumers and no sweepers: nothing drives a broken order on.
+  const workers = !config.patterns.asyncSaga
+    ? []
+    : [
+        ...(roles.has("order") ? [order.workers] : []),
+        ...(roles.has("inventory") ? [inventory.workers] : []),
+        ...(roles.has("payment") ? [payment.workers] : []),
+      ];
   let stopping: Promise<void> | undefined;
   return {
     order,

@@ -76,6 +76,26 @@ describe.each(targets.filter((t) => t.name === "sqlite" || natsUp))("checkout sa
     expect(fields).toEqual(["body.items", "body.payment.token"]);
   });
 
+  it("with asyncSaga off, checks out in one synchronous call chain (the 'before' architecture)", async () => {
+    const { order, commerce, store, gatewayStore } = await harness.start({ patterns: { asyncSaga: false } });
+    const ok = await order(checkout("MOUSE-01", 2), "sync-1");
+    expect(ok.status).toBe(201);
+    const confirmed = (await ok.json()) as { orderId: string; status: string };
+    expect(confirmed.status).toBe("CONFIRMED");
+    const short = await order(checkout("CONSOLE-PS5", 9), "sync-2");
+    expect(await short.json()).toMatchObject({ status: "CANCELLED", reason: "out-of-stock:CONSOLE-PS5" });
+    const declined = await order(checkout("MONITOR-27", 1, "tok_decline"), "sync-3");
+    expect(await declined.json()).toMatchObject({ status: "CANCELLED" });
+    expect(await commerce.inventory.repository.stock("MOUSE-01")).toMatchObject({ sold: 2, reserved: 0 });
+    expect(await commerce.inventory.repository.stock("MONITOR-27")).toMatchObject({
+      available: 20,
+      reserved: 0,
+    });
+    expect(await commerce.order.repository.counts()).toEqual({ CONFIRMED: 1, CANCELLED: 2 });
+    // No events went anywhere: the chain did it all inside the requests.
+    expect((await checkCommerce(store, gatewayStore)).ok).toBe(true);
+  });
+
   it("re-drives a stuck saga and cancels an unpaid one after its re-drives, refunding nothing", async () => {
     // The gateway is down for good: payment can never finish, so the sweeper must end the saga.
     const { order, settled, commerce, store, gatewayStore } = await harness.start({

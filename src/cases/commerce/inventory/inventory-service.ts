@@ -75,6 +75,51 @@ export async function createInventoryService(ctx: CommerceContext): Promise<Inve
     );
   });
 
+  if (!ctx.config.patterns.asyncSaga) {
+    // The synchronous "before" architecture: the order service calls these in a chain, with no bus.
+    const OrderParams = Type.Object({ orderId: Type.String({ maxLength: 64 }) });
+    const ReserveBody = Type.Object({
+      items: Type.Array(Type.Object({ sku: Sku, qty: Type.Integer({ minimum: 1 }) }), { minItems: 1 }),
+    });
+    service.app.post(
+      "/internal/reservations/:orderId",
+      { schema: { params: OrderParams, body: ReserveBody }, config: { auth: "service" } },
+      async (request, reply) => {
+        const now = ctx.clock.now();
+        const result = await db
+          .transaction()
+          .execute((trx) =>
+            repository.reserve(
+              trx,
+              request.params.orderId,
+              request.body.items,
+              now,
+              now + ctx.config.reservationTtlMs,
+            ),
+          );
+        if (!result.ok) return reply.code(409).send(result);
+        return result;
+      },
+    );
+    for (const action of ["commit", "release"] as const) {
+      service.app.post(
+        `/internal/reservations/:orderId/${action}`,
+        { schema: { params: OrderParams }, config: { auth: "service" } },
+        async (request) => {
+          const now = ctx.clock.now();
+          const done = await db
+            .transaction()
+            .execute((trx) =>
+              action === "commit"
+                ? repository.confirm(trx, request.params.orderId, now)
+                : repository.release(trx, request.params.orderId, now),
+            );
+          return { done };
+        },
+      );
+    }
+  }
+
   const subscriptions: Subscription[] = [];
   const expiry = sweeper(ctx, "reservation-expiry", async () => {
     for (const orderId of await repository.expiredOrders(ctx.clock.now())) {

@@ -10,6 +10,7 @@ import {
   startIdempotencyReaper,
 } from "../../../platform/idempotency/index.ts";
 import type { Subscription } from "../../../platform/messaging/index.ts";
+import { tracedFetch } from "../../../platform/observability/index.ts";
 import { type CommerceContext, commerceService, sweeper, type Worker } from "../context.ts";
 import {
   OrderCancelled,
@@ -99,11 +100,69 @@ export async function createOrderService(ctx: CommerceContext): Promise<OrderSer
     return orderId;
   };
 
+  /**
+   * The "before" architecture, kept for the lab: one HTTP call chain (reserve, charge, commit) inside the
+   * customer's request, with no bus, no outbox and no compensation if a step dies midway.
+   */
+  const checkoutSynchronously = async (body: Static<typeof OrderBody>) => {
+    const orderId = randomUUID();
+    const now = ctx.clock.now();
+    await db.transaction().execute((trx) =>
+      repository.insert(trx, {
+        id: orderId,
+        customerId: body.customerId,
+        items: body.items,
+        paymentToken: body.payment.token,
+        now,
+        deadlineAt: now + ctx.config.sagaDeadlineMs,
+      }),
+    );
+    const call = async (peer: "inventory" | "payment", path: string, payload: object = {}) => {
+      const res = await tracedFetch(`${ctx.peerUrl(peer)}${path}`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(payload),
+        signal: AbortSignal.timeout(ctx.config.gatewayTimeoutMs * 4),
+      });
+      return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+    };
+    const finish = async (status: "CONFIRMED" | "CANCELLED", reason?: string) => {
+      await db
+        .transaction()
+        .execute((trx) => repository.finish(trx, orderId, status, ctx.clock.now(), reason));
+      return { orderId, status, ...(reason ? { reason } : {}) };
+    };
+    const reserved = await call("inventory", `/internal/reservations/${orderId}`, { items: body.items });
+    if (reserved.status !== 200)
+      return finish("CANCELLED", `out-of-stock:${String(reserved.body.sku ?? "")}`);
+    const totalCents = Number(reserved.body.totalCents);
+    await db.transaction().execute((trx) => repository.setTotal(trx, orderId, totalCents, ctx.clock.now()));
+    const charged = await call("payment", `/internal/charges/${orderId}`, {
+      amountCents: totalCents,
+      token: body.payment.token,
+    });
+    if (charged.status !== 200 || charged.body.kind !== "captured") {
+      await call("inventory", `/internal/reservations/${orderId}/release`);
+      const reason = String(charged.body.reason ?? charged.body.title ?? "payment-error");
+      await db
+        .transaction()
+        .execute((trx) => repository.setPayment(trx, orderId, "failed", null, ctx.clock.now()));
+      return finish("CANCELLED", `payment-failed:${reason}`);
+    }
+    const chargeId = String(charged.body.chargeId);
+    await db
+      .transaction()
+      .execute((trx) => repository.setPayment(trx, orderId, "captured", chargeId, ctx.clock.now()));
+    await call("inventory", `/internal/reservations/${orderId}/commit`);
+    return finish("CONFIRMED");
+  };
+
   service.app.post(
     "/orders",
     { schema: { body: OrderBody }, config: { idempotency: true } },
     async (request, reply) => {
       const body: Static<typeof OrderBody> = request.body;
+      if (!ctx.config.patterns.asyncSaga) return reply.code(201).send(await checkoutSynchronously(body));
       const orderId = await place(
         { customerId: body.customerId, items: body.items, paymentToken: body.payment.token },
         async (trx, id) => {

@@ -118,6 +118,36 @@ export async function createPaymentService(
     await out.flush();
   }
 
+  if (!ctx.config.patterns.asyncSaga) {
+    // The synchronous "before" architecture: the order service asks for the charge and waits for it.
+    const ChargeBody = Type.Object({
+      amountCents: Type.Integer({ minimum: 0 }),
+      token: Type.String({ pattern: "^tok_[A-Za-z0-9_]{1,64}$" }),
+    });
+    service.app.post(
+      "/internal/charges/:orderId",
+      {
+        schema: { params: Type.Object({ orderId: Type.String({ maxLength: 64 }) }), body: ChargeBody },
+        config: { auth: "service" },
+      },
+      async (request) => {
+        const { orderId } = request.params;
+        await repository.open(orderId, request.body.amountCents, "charging", ctx.clock.now());
+        const outcome = await decide(orderId, request.body.amountCents, request.body.token);
+        await inTransaction((trx) =>
+          outcome.kind === "captured"
+            ? repository.move(trx, orderId, ["charging"], "captured", ctx.clock.now(), {
+                charge_id: outcome.chargeId,
+              })
+            : repository.move(trx, orderId, ["charging"], "failed", ctx.clock.now(), {
+                reason: outcome.reason,
+              }),
+        );
+        return outcome;
+      },
+    );
+  }
+
   /** Runs an effect in a plain transaction: for work not tied to one message (the sweeper, follow-ups). */
   const inTransaction: Once = async (effect) => {
     await ctx.store.db.transaction().execute(effect);
