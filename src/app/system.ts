@@ -47,6 +47,7 @@ export async function startSystem(
         host: config.http.host,
         admin: config.admin,
         extensions: rt.extensions,
+        serviceKeys: config.auth.serviceKeys,
         ...(config.resilience["payment-gateway"]
           ? { gatewayPolicy: config.resilience["payment-gateway"] }
           : {}),

@@ -20,6 +20,8 @@ export interface CommerceContext {
   http: { host: string };
   admin: { enabled: boolean; token?: string };
   extensions: readonly ServiceExtension[];
+  /** API keys service-to-service routes accept; the first is the one this service presents to its peers. */
+  serviceKeys: readonly string[];
   /** Base URL of a peer commerce service (the synchronous "before" chain calls them over HTTP). */
   peerUrl(name: "inventory" | "payment"): string;
 }
@@ -67,6 +69,7 @@ export function commerceService(ctx: CommerceContext, name: "order" | "inventory
     http: { host: ctx.http.host, port: ctx.config.ports[name] },
     admin: ctx.admin,
     extensions: ctx.extensions,
+    serviceKeys: [...ctx.serviceKeys],
     shutdown: { readinessGraceMs: 0 },
     readiness: { store: () => ctx.store.ping() },
   });

@@ -40,6 +40,8 @@ export interface CommerceDeps {
   clock?: Clock;
   host?: string;
   admin?: { enabled: boolean; token?: string };
+  /** Keys for service-to-service routes (the synchronous chain's internal calls). */
+  serviceKeys?: readonly string[];
   /** Replaces the built-in payment-gateway resilience stack (from the app's `resilience` config). */
   gatewayPolicy?: DependencyPolicyConfig;
   extensions?: readonly ServiceExtension[];
@@ -110,6 +112,7 @@ export async function createCommerce(deps: CommerceDeps): Promise<Commerce> {
     http: { host },
     admin,
     extensions: deps.extensions ?? [],
+    serviceKeys: deps.serviceKeys ?? [],
     peerUrl: (name) => urls[name] ?? `http://${host}:${config.ports[name]}`,
   };
   const policies = new ResiliencePolicies(

@@ -23,7 +23,7 @@ export interface OrderStatusView {
 export function commerceHarness(target: StoreTarget) {
   const running: Array<{ commerce: Commerce; bus: Bus; stores: Store[] }> = [];
 
-  async function start(overrides: Record<string, unknown> = {}) {
+  async function start(overrides: Record<string, unknown> = {}, extra: { serviceKeys?: string[] } = {}) {
     const config = loadConfig(CommerceConfigSchema, {
       env: {},
       overrides: {
@@ -44,6 +44,7 @@ export function commerceHarness(target: StoreTarget) {
       logger,
       registry: createMetricsRegistry(),
       admin: { enabled: true, token: "t".repeat(32) },
+      ...extra,
     });
     running.push({ commerce, bus, stores: [store, gatewayStore] });
     const urls = await commerce.listen();

@@ -96,6 +96,19 @@ describe.each(targets.filter((t) => t.name === "sqlite" || natsUp))("checkout sa
     expect((await checkCommerce(store, gatewayStore)).ok).toBe(true);
   });
 
+  it("with service keys set, the synchronous chain's internal routes refuse callers without one", async () => {
+    const key = "commerce-service-key-0123";
+    const { order, urls } = await harness.start({ patterns: { asyncSaga: false } }, { serviceKeys: [key] });
+    const ok = await order(checkout("MOUSE-01"), "sync-keyed");
+    expect(((await ok.json()) as { status: string }).status).toBe("CONFIRMED");
+    const stranger = await fetch(`${urls.inventory}/internal/reservations/x`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ items: [{ sku: "MOUSE-01", qty: 1 }] }),
+    });
+    expect(stranger.status).toBe(401);
+  });
+
   it("re-drives a stuck saga and cancels an unpaid one after its re-drives, refunding nothing", async () => {
     // The gateway is down for good: payment can never finish, so the sweeper must end the saga.
     const { order, settled, commerce, store, gatewayStore } = await harness.start({

@@ -120,7 +120,10 @@ export async function createOrderService(ctx: CommerceContext): Promise<OrderSer
     const call = async (peer: "inventory" | "payment", path: string, payload: object = {}) => {
       const res = await tracedFetch(`${ctx.peerUrl(peer)}${path}`, {
         method: "POST",
-        headers: { "content-type": "application/json" },
+        headers: {
+          "content-type": "application/json",
+          ...(ctx.serviceKeys[0] ? { "x-api-key": ctx.serviceKeys[0] } : {}),
+        },
         body: JSON.stringify(payload),
         signal: AbortSignal.timeout(ctx.config.gatewayTimeoutMs * 4),
       });
