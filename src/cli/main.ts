@@ -46,6 +46,8 @@ export async function main(argv: string[], ctx: CliContext): Promise<number> {
       return 78; // EX_CONFIG
     }
     const e = err as NodeJS.ErrnoException;
+    // The reader went away (`bulwark feed | head`): that is the end of the output, not a failure.
+    if (e.code === "EPIPE") return 0;
     if (e.code === "EADDRINUSE") {
       ctx.stderr.write(
         `bulwark ${name}: ${e.message}: another process holds the port; set BULWARK_HTTP_PORT or --port\n`,
