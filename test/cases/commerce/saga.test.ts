@@ -109,6 +109,32 @@ describe.each(targets.filter((t) => t.name === "sqlite" || natsUp))("checkout sa
     expect(stranger.status).toBe(401);
   });
 
+  it("re-sends OrderCancelled for a paid, cancelled order until its refund arrives", async () => {
+    const { order, settled, commerce, store, gatewayStore } = await harness.start({ sagaDeadlineMs: 300 });
+    const { orderId } = (await (await order(checkout("MONITOR-27"), "k-lost-refund")).json()) as {
+      orderId: string;
+    };
+    expect((await settled(orderId)).status).toBe("CONFIRMED");
+    // As if the order had been cancelled after the charge and the refund's message was lost for good.
+    await store.db
+      .updateTable("ord_orders")
+      .set({ status: "CANCELLED", reason: "lost-compensation", updated_at: 0 })
+      .where("id", "=", orderId)
+      .execute();
+    await eventually(
+      async () => (await commerce.order.repository.raw(orderId))?.payment_state === "refunded",
+      {
+        timeoutMs: 20_000,
+        message: "the refund after the compensation re-drive",
+      },
+    );
+    const charge = (await commerce.gateway.ledger.all()).charges.find((c) => c.reference === orderId)!;
+    expect(charge.refundedCents).toBe(charge.amountCents);
+    // The sold monitor went back on the shelf with the refund.
+    expect(await commerce.inventory.repository.stock("MONITOR-27")).toMatchObject({ available: 20, sold: 0 });
+    expect((await checkCommerce(store, gatewayStore)).ok).toBe(true);
+  });
+
   it("re-drives a stuck saga and cancels an unpaid one after its re-drives, refunding nothing", async () => {
     // The gateway is down for good: payment can never finish, so the sweeper must end the saga.
     const { order, settled, commerce, store, gatewayStore } = await harness.start({

@@ -152,6 +152,33 @@ export class OrderRepository {
     return Number(result.numUpdatedRows) === 1;
   }
 
+  /**
+   * Cancelled orders whose payment the order still knows as captured, untouched since `before`: their
+   * refund has not come back (a compensation that was lost, or is failing).
+   */
+  async uncompensated(before: number, limit = 100): Promise<OrdersTable[]> {
+    return this.#db
+      .selectFrom("ord_orders")
+      .selectAll()
+      .where("status", "=", "CANCELLED")
+      .where("payment_state", "=", "captured")
+      .where("updated_at", "<", before)
+      .orderBy("updated_at")
+      .limit(limit)
+      .execute();
+  }
+
+  /** Marks the order as looked at now; false when another sweeper got there first. */
+  async touch(trx: Db, order: OrdersTable, now: number): Promise<boolean> {
+    const result = await trx
+      .updateTable("ord_orders")
+      .set({ updated_at: now })
+      .where("id", "=", order.id)
+      .where("updated_at", "=", order.updated_at)
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows) === 1;
+  }
+
   async all(): Promise<OrdersTable[]> {
     return this.#db.selectFrom("ord_orders").selectAll().orderBy("created_at").execute();
   }

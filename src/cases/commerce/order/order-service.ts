@@ -225,6 +225,22 @@ export async function createOrderService(ctx: CommerceContext): Promise<OrderSer
       });
       await out.flush();
     }
+    // A cancelled order that was paid must get its refund: say OrderCancelled again until the payment
+    // service reports PaymentRefunded (every consumer of it is idempotent).
+    for (const order of await repository.uncompensated(now - ctx.config.sagaDeadlineMs)) {
+      const out = ctx.events.begin();
+      await db.transaction().execute(async (trx) => {
+        if (!(await repository.touch(trx, order, now))) return;
+        await repository.step(trx, order.id, `CompensationRedrive@${now}`, now);
+        await out.emit(
+          trx,
+          TOPICS.orders,
+          order.id,
+          OrderCancelled.create({ orderId: order.id, reason: order.reason ?? "cancelled" }),
+        );
+      });
+      await out.flush();
+    }
   });
   const reaper = { stop: () => {} };
 
