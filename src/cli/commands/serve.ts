@@ -18,8 +18,9 @@ const command: CliCommand = {
       ...(parsed.values.profile ? { overrides: { profile: parsed.values.profile } } : {}),
     });
     const system = await startSystem(config, { roles: roles.filter(isRole) });
-    ctx.stdout.write(`${JSON.stringify({ ready: true, pid: process.pid, urls: system.urls })}\n`);
+    // Before the ready line: whoever reads it may signal at once, from another core.
     stopOnSignals(() => system.stop(), system.runtime.logger);
+    ctx.stdout.write(`${JSON.stringify({ ready: true, pid: process.pid, urls: system.urls })}\n`);
     await new Promise<void>(() => {});
     return 0;
   },

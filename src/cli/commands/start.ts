@@ -27,6 +27,8 @@ const command: CliCommand = {
     });
     const system = await startSystem(config);
     const { logger } = system.runtime;
+    // Before the banner: whoever reads it may signal at once, from another core.
+    stopOnSignals(() => system.stop(), logger);
     const lines = [
       `Bulwark is up (profile: ${config.profile})`,
       ...Object.entries(system.urls).map(([name, url]) => `  ${name.padEnd(10)} ${url}`),
@@ -42,7 +44,6 @@ const command: CliCommand = {
     lines.push("Press Ctrl-C to stop.");
     ctx.stdout.write(`${lines.join("\n")}\n`);
     logger.info({ urls: system.urls, profile: config.profile }, "system started");
-    stopOnSignals(() => system.stop(), logger);
     await new Promise<void>(() => {});
     return 0;
   },

@@ -16,15 +16,20 @@ const postgres = await serviceAvailable("postgres");
 const nats = postgres ? await serviceAvailable("nats") : false;
 const KILLS_PER_ROLE = Number(process.env.BULWARK_CRASH_KILLS ?? 6);
 
+/**
+ * A free port below the kernel's ephemeral range (32768+), so no other test's listen(0) can take it while a
+ * killed service is being restarted on it.
+ */
 async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
+  for (;;) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    const free = await new Promise<boolean>((resolve) => {
+      const server = createServer();
+      server.once("error", () => resolve(false));
+      server.listen(port, "127.0.0.1", () => server.close(() => resolve(true)));
     });
-    server.on("error", reject);
-  });
+    if (free) return port;
+  }
 }
 
 interface Proc {
