@@ -136,8 +136,13 @@ export async function createOrderService(ctx: CommerceContext): Promise<OrderSer
       return { orderId, status, ...(reason ? { reason } : {}) };
     };
     const reserved = await call("inventory", `/internal/reservations/${orderId}`, { items: body.items });
-    if (reserved.status !== 200)
-      return finish("CANCELLED", `out-of-stock:${String(reserved.body.sku ?? "")}`);
+    if (reserved.status !== 200) {
+      const reason =
+        reserved.status === 409
+          ? `out-of-stock:${String(reserved.body.sku ?? "")}`
+          : `inventory-error:${reserved.status}`;
+      return finish("CANCELLED", reason);
+    }
     const totalCents = Number(reserved.body.totalCents);
     await db.transaction().execute((trx) => repository.setTotal(trx, orderId, totalCents, ctx.clock.now()));
     const charged = await call("payment", `/internal/charges/${orderId}`, {
