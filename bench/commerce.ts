@@ -170,34 +170,38 @@ function confirmations(bus: Bus) {
   };
 }
 
+/** Runs `task(i)` for i in [0, count) with CONCURRENCY in flight, like that many clients. */
+async function clients(count: number, task: (i: number) => Promise<void>): Promise<number> {
+  let next = 0;
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: CONCURRENCY }, async () => {
+      while (next < count) await task(next++);
+    }),
+  );
+  return (performance.now() - t0) / 1000;
+}
+
 async function endToEnd(profile: Profile) {
   const env = await profile.open();
   const commerce = await startCommerce(env, false);
   const urls = await commerce.listen();
   const confirmed = confirmations(env.bus);
   const latencies: number[] = [];
-  let next = 0;
-  const t0 = performance.now();
-  await Promise.all(
-    Array.from({ length: CONCURRENCY }, async () => {
-      while (next < HTTP_ORDERS) {
-        const i = next++;
-        const sent = performance.now();
-        const res = await fetch(`${urls.order}/orders`, {
-          method: "POST",
-          headers: { "content-type": "application/json", "idempotency-key": `bench-${i}` },
-          body: JSON.stringify({
-            customerId: `c${i}`,
-            items: [{ sku: `SKU-${i % 50}`, qty: 1 }],
-            payment: { token: "tok_visa" },
-          }),
-        });
-        const { orderId } = (await res.json()) as { orderId: string };
-        latencies.push((await confirmed.wait(orderId)) - sent);
-      }
-    }),
-  );
-  const seconds = (performance.now() - t0) / 1000;
+  const seconds = await clients(HTTP_ORDERS, async (i) => {
+    const sent = performance.now();
+    const res = await fetch(`${urls.order}/orders`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "idempotency-key": `bench-${i}` },
+      body: JSON.stringify({
+        customerId: `c${i}`,
+        items: [{ sku: `SKU-${i % 50}`, qty: 1 }],
+        payment: { token: "tok_visa" },
+      }),
+    });
+    const { orderId } = (await res.json()) as { orderId: string };
+    latencies.push((await confirmed.wait(orderId)) - sent);
+  });
   await confirmed.stop();
   await commerce.stop();
   await env.close();
@@ -209,22 +213,15 @@ async function sagaInProcess(profile: Profile): Promise<number> {
   const commerce = await startCommerce(env, true);
   await commerce.listen();
   const confirmed = confirmations(env.bus);
-  let next = 0;
-  const t0 = performance.now();
-  await Promise.all(
-    Array.from({ length: CONCURRENCY }, async () => {
-      while (next < SAGA_ORDERS) {
-        const i = next++;
-        const orderId = await commerce.order.place({
-          customerId: `c${i}`,
-          items: [{ sku: `SKU-${i % 50}`, qty: 1 }],
-          paymentToken: "tok_visa",
-        });
-        await confirmed.wait(orderId);
-      }
-    }),
-  );
-  const perSecond = SAGA_ORDERS / ((performance.now() - t0) / 1000);
+  const seconds = await clients(SAGA_ORDERS, async (i) => {
+    const orderId = await commerce.order.place({
+      customerId: `c${i}`,
+      items: [{ sku: `SKU-${i % 50}`, qty: 1 }],
+      paymentToken: "tok_visa",
+    });
+    await confirmed.wait(orderId);
+  });
+  const perSecond = SAGA_ORDERS / seconds;
   await confirmed.stop();
   await commerce.stop();
   await env.close();
@@ -242,36 +239,29 @@ async function raw(profile: Profile): Promise<number> {
   const orders = commerce.order.repository;
   const stock = commerce.inventory.repository;
   const payments = commerce.payment.repository;
-  let next = 0;
-  const t0 = performance.now();
-  await Promise.all(
-    Array.from({ length: CONCURRENCY }, async () => {
-      while (next < SAGA_ORDERS) {
-        const i = next++;
-        const id = randomUUID();
-        const items = [{ sku: `SKU-${i % 50}`, qty: 1 }];
-        const now = Date.now();
-        await db.transaction().execute((trx) =>
-          orders.insert(trx, {
-            id,
-            customerId: `c${i}`,
-            items,
-            paymentToken: "tok_visa",
-            now,
-            deadlineAt: now + 60_000,
-          }),
-        );
-        await db.transaction().execute((trx) => stock.reserve(trx, id, items, now, now + 60_000));
-        await payments.open(id, 100, "charging", now);
-        await db
-          .transaction()
-          .execute((trx) => payments.move(trx, id, ["charging"], "captured", now, { charge_id: `ch_${i}` }));
-        await db.transaction().execute((trx) => stock.confirm(trx, id, now));
-        await db.transaction().execute((trx) => orders.finish(trx, id, "CONFIRMED", now));
-      }
-    }),
-  );
-  const perSecond = SAGA_ORDERS / ((performance.now() - t0) / 1000);
+  const seconds = await clients(SAGA_ORDERS, async (i) => {
+    const id = randomUUID();
+    const items = [{ sku: `SKU-${i % 50}`, qty: 1 }];
+    const now = Date.now();
+    await db.transaction().execute((trx) =>
+      orders.insert(trx, {
+        id,
+        customerId: `c${i}`,
+        items,
+        paymentToken: "tok_visa",
+        now,
+        deadlineAt: now + 60_000,
+      }),
+    );
+    await db.transaction().execute((trx) => stock.reserve(trx, id, items, now, now + 60_000));
+    await payments.open(id, 100, "charging", now);
+    await db
+      .transaction()
+      .execute((trx) => payments.move(trx, id, ["charging"], "captured", now, { charge_id: `ch_${i}` }));
+    await db.transaction().execute((trx) => stock.confirm(trx, id, now));
+    await db.transaction().execute((trx) => orders.finish(trx, id, "CONFIRMED", now));
+  });
+  const perSecond = SAGA_ORDERS / seconds;
   await commerce.stop();
   await env.close();
   return perSecond;
