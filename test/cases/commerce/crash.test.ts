@@ -100,9 +100,19 @@ describe.each(profiles.filter((p) => p.run))("commerce crash recovery on $name",
     if (profile === "distributed") env.BULWARK_DATABASE_SCHEMA = uniqueName("crash");
     const procs = new Map<string, Proc>();
     const start = async (role: string) => {
-      const p = serve(role, env);
-      procs.set(role, p);
-      await p.ready;
+      // A restarted service takes its old port again; seen on CI once in a few runs, something briefly
+      // still holds it. Retry that case for a few seconds; any other start failure fails the test.
+      for (let attempt = 1; ; attempt++) {
+        const p = serve(role, env);
+        procs.set(role, p);
+        try {
+          await p.ready;
+          return;
+        } catch (err) {
+          if (attempt >= 20 || !/EADDRINUSE/.test((err as Error).message)) throw err;
+          await new Promise((r) => setTimeout(r, 250));
+        }
+      }
     };
     cleanups.push(async () => {
       for (const p of procs.values()) p.child.kill("SIGKILL");
