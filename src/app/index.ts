@@ -1,3 +1,4 @@
+export { CASES, type CaseModule, type CheckResult, caseNamed, type StartedCase } from "./cases/index.ts";
 export { type AppConfig, AppConfigSchema, loadAppConfig } from "./config.ts";
 export { createConsoleService, redactConfig } from "./console-service.ts";
 export { faultInjectionExtensions } from "./fault-injection.ts";

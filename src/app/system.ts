@@ -1,12 +1,15 @@
-import { COMMERCE_ROLES, type CommerceRole, createCommerce } from "../cases/commerce/system.ts";
 import type { Service } from "../platform/http/index.ts";
+import { CASES } from "./cases/index.ts";
 import type { AppConfig } from "./config.ts";
 import { createConsoleService } from "./console-service.ts";
 import { createRuntime, type Runtime } from "./runtime.ts";
 
-/** Every service a process can run: `bulwark serve <role>...` picks some, `bulwark start` runs them all. */
-export const ROLES = ["console", ...COMMERCE_ROLES.map((r) => `commerce:${r}` as const)] as const;
-export type Role = (typeof ROLES)[number];
+/** Every service a process can run (`console`, then `<case>:<service>`): `bulwark serve <role>...` picks some. */
+export const ROLES: readonly string[] = [
+  "console",
+  ...CASES.flatMap((c) => c.services.map((s) => `${c.name}:${s}`)),
+];
+export type Role = string;
 
 export interface RunningSystem {
   runtime: Runtime;
@@ -21,6 +24,8 @@ export async function startSystem(
   config: AppConfig,
   options: { runtime?: Runtime; roles?: readonly Role[] } = {},
 ): Promise<RunningSystem> {
+  const unknown = options.roles?.find((r) => !isRole(r));
+  if (unknown) throw new Error(`unknown role "${unknown}" (known: ${ROLES.join(", ")})`);
   const rt = options.runtime ?? (await createRuntime(config));
   const roles = new Set<Role>(options.roles ?? ROLES);
   const urls: Record<string, string> = {};
@@ -33,28 +38,13 @@ export async function startSystem(
       stops.push(() => consoleService.stop());
       urls.console = await consoleService.listen();
     }
-    const commerceRoles = COMMERCE_ROLES.filter((r) => roles.has(`commerce:${r}`));
-    if (config.commerce.enabled && commerceRoles.length > 0) {
-      const commerce = await createCommerce({
-        config: config.commerce,
-        roles: commerceRoles,
-        store: rt.store,
-        ...(commerceRoles.includes("gateway") ? { gatewayStore: await rt.openAuxStore("gateway") } : {}),
-        bus: rt.bus,
-        ...(rt.sameStoreLog ? { sameStoreLog: rt.sameStoreLog } : {}),
-        logger: rt.logger,
-        registry: rt.registry,
-        host: config.http.host,
-        admin: config.admin,
-        extensions: rt.extensions,
-        serviceKeys: config.auth.serviceKeys,
-        ...(config.resilience["payment-gateway"]
-          ? { gatewayPolicy: config.resilience["payment-gateway"] }
-          : {}),
-      });
-      stops.push(() => commerce.stop());
-      Object.assign(urls, await commerce.listen());
-      services.push(...Object.values(commerce.running));
+    for (const kase of CASES) {
+      const wanted = kase.services.filter((s) => roles.has(`${kase.name}:${s}`));
+      if (!kase.enabled(config) || wanted.length === 0) continue;
+      const started = await kase.start(rt, wanted);
+      stops.push(() => started.stop());
+      Object.assign(urls, started.urls);
+      services.push(...started.services);
     }
   } catch (err) {
     await Promise.allSettled(stops.map((stop) => stop()));
@@ -78,7 +68,5 @@ export async function startSystem(
 }
 
 export function isRole(value: string): value is Role {
-  return (ROLES as readonly string[]).includes(value);
+  return ROLES.includes(value);
 }
-
-export type { CommerceRole };
