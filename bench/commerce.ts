@@ -50,7 +50,7 @@ const profiles: Profile[] = [
       const dir = mkdtempSync(join(tmpdir(), "bulwark-bench-commerce-"));
       const store = await openStore({ kind: "sqlite", file: join(dir, "bulwark.db") });
       const gatewayStore = await openStore({ kind: "sqlite", file: join(dir, "gateway.db") });
-      const driver = await embeddedDriver({ store, pollMs: 2 });
+      const driver = await embeddedDriver({ store });
       const bus = createBus({ driver });
       return {
         store,

@@ -33,7 +33,7 @@ export interface CommerceDeps {
   /** The simulated payment provider's own database: its ledger is the ground truth. Needed for the gateway role. */
   gatewayStore?: Store;
   bus: Bus;
-  /** When the bus is the embedded log in `store`, the relay moves outbox rows into it in one transaction. */
+  /** When the bus is the embedded log in `store`, events append to it inside the domain transactions. */
   sameStoreLog?: EmbeddedLogDriver;
   logger: Logger;
   registry: Registry;
@@ -92,7 +92,12 @@ export async function createCommerce(deps: CommerceDeps): Promise<Commerce> {
   const host = deps.host ?? "127.0.0.1";
   for (const name of Object.values(TOPICS)) await deps.bus.declareTopic({ name, partitions: PARTITIONS });
   await Outbox.migrate(deps.store);
-  const outbox = new Outbox({ registry: commerceEventRegistry(), clock });
+  // On the embedded profile the log is in this same store: events append to it in the domain transaction.
+  const outbox = new Outbox({
+    registry: commerceEventRegistry(),
+    clock,
+    ...(deps.sameStoreLog ? { log: deps.sameStoreLog } : {}),
+  });
   let relay: OutboxRelay | undefined;
   const urls: Record<string, string> = {};
   const ctx: CommerceContext = {
@@ -104,7 +109,10 @@ export async function createCommerce(deps: CommerceDeps): Promise<Commerce> {
       outbox,
       bus: deps.bus,
       useOutbox: config.patterns.outbox,
-      committed: () => relay?.wake(),
+      committed: (events) => {
+        if (deps.sameStoreLog) outbox.wake(events);
+        else relay?.wake();
+      },
     }),
     clock,
     logger: deps.logger,

@@ -69,8 +69,12 @@ export class OutboxRelay {
   /** Runs batches until the outbox is empty. */
   async drain(): Promise<number> {
     let total = 0;
-    for (let sent = await this.runOnce(); sent > 0; sent = await this.runOnce()) total += sent;
-    return total;
+    // A short batch means the outbox was empty at that read; rows committed since then come with a wake or
+    // the next poll, so another read now would almost always be an empty transaction.
+    for (let sent = await this.runOnce(); ; sent = await this.runOnce()) {
+      total += sent;
+      if (sent < this.#batchSize) return total;
+    }
   }
 
   start(): void {

@@ -2,9 +2,11 @@ import { randomUUID } from "node:crypto";
 import type { Kysely } from "kysely";
 import type { Store } from "../storage/index.ts";
 import { type Clock, systemClock } from "../time/index.ts";
+import type { LogRecord } from "./driver.ts";
+import type { EmbeddedLogDriver } from "./embedded/embedded-driver.ts";
 import { type MessagingTables, messagingMigrations } from "./embedded/schema.ts";
 import type { EventRegistry } from "./event-registry.ts";
-import { assertEventType, assertName } from "./naming.ts";
+import { assertEventType, assertName, partitionOf } from "./naming.ts";
 import { startSendSpan } from "./tracing.ts";
 import type { Headers, PublishItem } from "./types.ts";
 
@@ -16,6 +18,12 @@ export interface OutboxOptions {
   clock?: Clock;
   /** `messaging.system.name` on the send span. */
   system?: string;
+  /**
+   * The embedded log, when it lives in the same SQLite store as the domain tables. Events then append to
+   * the log itself inside the domain transaction: the log is the outbox, so there is no relay pass and each
+   * event reaches the log exactly once. Call `wake()` after the commit so readers in this process see it.
+   */
+  log?: EmbeddedLogDriver;
 }
 
 /**
@@ -26,8 +34,11 @@ export class Outbox {
   readonly #registry: EventRegistry | undefined;
   readonly #clock: Clock;
   readonly #system: string;
+  readonly #log: EmbeddedLogDriver | undefined;
+  readonly #partitions = new Map<string, number>();
 
   constructor(options: OutboxOptions = {}) {
+    this.#log = options.log;
     this.#registry = options.registry;
     this.#clock = options.clock ?? systemClock;
     this.#system = options.system ?? "bulwark";
@@ -46,7 +57,7 @@ export class Outbox {
 
   async enqueueMany(trx: AnyKysely, items: readonly PublishItem[]): Promise<string[]> {
     const now = this.#clock.now();
-    const rows = items.map((item) => {
+    const rows = items.map((item): OutboxRow => {
       assertName("topic", item.topic);
       assertEventType(item.event.type, item.event.version);
       this.#registry?.assertValid(item.event);
@@ -64,8 +75,60 @@ export class Outbox {
         created_at: now,
       };
     });
-    if (rows.length > 0)
+    if (this.#log) await this.#appendToLog(this.#log, trx, rows);
+    else if (rows.length > 0)
       await (trx as Kysely<MessagingTables>).insertInto("messaging_outbox").values(rows).execute();
     return rows.map((r) => r.msg_id);
   }
+
+  /**
+   * After the transaction that enqueued `items` committed: wakes this process's readers of their partitions
+   * (log mode). Without a log the relay publishes the rows; wake the relay instead.
+   */
+  wake(items: ReadonlyArray<Pick<PublishItem, "topic" | "key">>): void {
+    const log = this.#log;
+    if (!log) return;
+    for (const { topic, key } of items) {
+      const partitions = this.#partitions.get(topic);
+      if (partitions !== undefined) log.wake(topic, [{ partition: partitionOf(key, partitions) }]);
+    }
+  }
+
+  async #appendToLog(log: EmbeddedLogDriver, trx: AnyKysely, rows: readonly OutboxRow[]): Promise<void> {
+    const byTopic = new Map<string, LogRecord[]>();
+    for (const row of rows) {
+      let partitions = this.#partitions.get(row.topic);
+      if (partitions === undefined) {
+        partitions = await log.partitionCount(row.topic);
+        this.#partitions.set(row.topic, partitions);
+      }
+      let records = byTopic.get(row.topic);
+      if (!records) {
+        records = [];
+        byTopic.set(row.topic, records);
+      }
+      records.push({
+        id: row.msg_id,
+        partition: partitionOf(row.key, partitions),
+        key: row.key,
+        type: row.type,
+        version: row.version,
+        headers: JSON.parse(row.headers),
+        data: row.payload,
+        publishedAt: row.created_at,
+      });
+    }
+    for (const [topic, records] of byTopic) await log.appendWith(trx, topic, records);
+  }
+}
+
+interface OutboxRow {
+  msg_id: string;
+  topic: string;
+  key: string;
+  type: string;
+  version: number;
+  headers: string;
+  payload: string;
+  created_at: number;
 }

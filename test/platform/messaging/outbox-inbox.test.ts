@@ -190,3 +190,42 @@ describe("outbox relay into the embedded log on the same store", () => {
     }
   });
 });
+
+describe("outbox appending straight to the embedded log on the same store", () => {
+  it("appends in the domain transaction: a rollback leaves no message, a commit one, and wake() delivers it at once", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "bwk-direct-"));
+    const store = await openStore({ kind: "sqlite", file: join(dir, "db.sqlite") });
+    try {
+      // A poll far longer than the test: only wake() can deliver in time.
+      const log = await embeddedDriver({ store, pollMs: 60_000 });
+      const bus = createBus({ driver: log, registry: registry(), heartbeatMs: 20, ownsDriver: false });
+      const topic = topicName();
+      await bus.declareTopic({ name: topic, partitions: 3 });
+      const outbox = new Outbox({ registry: registry(), log });
+      const { received, subscription } = collect(bus, { topic, group: "g" });
+      await eventually(() => subscription.assigned().length === 3, { message: "partitions assigned" });
+      await expect(
+        store.db.transaction().execute(async (trx) => {
+          await outbox.enqueue(trx, { topic, key: "a", event: Numbered.create({ key: "a", n: 0 }) });
+          throw new Error("abort the transaction");
+        }),
+      ).rejects.toThrow("abort");
+      const items = [1, 2, 3].map((n) => ({
+        topic,
+        key: `k${n}`,
+        event: Numbered.create({ key: `k${n}`, n }),
+      }));
+      await store.db.transaction().execute((trx) => outbox.enqueueMany(trx, items));
+      outbox.wake(items);
+      await eventually(() => received.length === 3, { message: "3 delivered after wake", timeoutMs: 5_000 });
+      await subscription.stop();
+      await bus.close();
+      expect(received.map((m) => (m.payload as { n: number }).n).sort()).toEqual([1, 2, 3]);
+      const outboxRows = await store.db.selectFrom("messaging_outbox").selectAll().execute();
+      expect(outboxRows).toHaveLength(0);
+    } finally {
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

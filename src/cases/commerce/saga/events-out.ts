@@ -23,23 +23,23 @@ export function eventsOut(options: {
   outbox: Outbox;
   bus: Bus;
   useOutbox: boolean;
-  /** Called after a unit of work with outbox rows committed (wakes the relay). */
-  committed?: () => void;
+  /** Called after a unit of work with outbox rows committed, with those rows (wakes the relay or readers). */
+  committed?: (events: ReadonlyArray<{ topic: string; key: string }>) => void;
 }): EventsOut {
   const { outbox, bus, useOutbox } = options;
   return {
     begin() {
       const buffered: Array<{ topic: string; key: string; event: EventInput }> = [];
-      let enqueued = false;
+      const enqueued: Array<{ topic: string; key: string }> = [];
       return {
         async emit(trx, topic, key, event) {
           if (useOutbox) {
             await outbox.enqueue(trx, { topic, key, event });
-            enqueued = true;
+            enqueued.push({ topic, key });
           } else buffered.push({ topic, key, event });
         },
         async flush() {
-          if (enqueued) options.committed?.();
+          if (enqueued.length > 0) options.committed?.(enqueued.splice(0));
           if (buffered.length === 0) return;
           await bus.publishBatch(buffered.splice(0));
         },

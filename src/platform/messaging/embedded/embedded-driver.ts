@@ -1,6 +1,6 @@
 import { type Kysely, sql } from "kysely";
 import type { Store } from "../../storage/index.ts";
-import { type Clock, systemClock } from "../../time/index.ts";
+import { type Clock, systemClock, type TimerHandle } from "../../time/index.ts";
 import type { LogDriver, LogRecord, PartitionReader, StoredMessage } from "../driver.ts";
 import { MessagingError } from "../errors.ts";
 import type { BusCapabilities, GroupPosition, TopicSpec } from "../types.ts";
@@ -13,6 +13,12 @@ export interface EmbeddedDriverOptions {
   clock?: Clock;
   /** How often an idle reader looks for rows written by another process. Default 20 ms. */
   pollMs?: number;
+  /**
+   * A group's offset is written at most this often per partition (and on close). Offsets only save
+   * redelivery: a crash replays at most this window, which consumers handle like any at-least-once repeat.
+   * Default 20 ms; 0 writes every commit.
+   */
+  commitIntervalMs?: number;
 }
 
 /**
@@ -42,14 +48,19 @@ export class EmbeddedLogDriver implements LogDriver {
   readonly #db: Kysely<MessagingTables>;
   readonly #clock: Clock;
   readonly #pollMs: number;
+  readonly #commitIntervalMs: number;
   readonly #partitions = new Map<string, number>();
   /** Readers of this process waiting on a partition; an append here wakes them without waiting a poll. */
   readonly #waiters = new Map<string, Set<() => void>>();
+  /** Per partition, a counter bumped by every wake: a reader whose last read came back short skips the
+   * next read while it has not moved, since only another process could have appended (the poll covers that). */
+  readonly #appends = new Map<string, number>();
 
   constructor(options: EmbeddedDriverOptions) {
     this.#db = options.store.db as Kysely<MessagingTables>;
     this.#clock = options.clock ?? systemClock;
     this.#pollMs = options.pollMs ?? 20;
+    this.#commitIntervalMs = options.commitIntervalMs ?? 20;
     this.leases = new SqlLeaseStore(this.#db, this.#clock);
   }
 
@@ -101,7 +112,9 @@ export class EmbeddedLogDriver implements LogDriver {
     for (const { partition } of records) {
       if (seen.has(partition)) continue;
       seen.add(partition);
-      const waiters = this.#waiters.get(`${topic}/${partition}`);
+      const key = `${topic}/${partition}`;
+      this.#appends.set(key, (this.#appends.get(key) ?? 0) + 1);
+      const waiters = this.#waiters.get(key);
       if (!waiters) continue;
       for (const wake of [...waiters]) wake();
       waiters.clear();
@@ -113,6 +126,14 @@ export class EmbeddedLogDriver implements LogDriver {
     let closed = false;
     const abort = new AbortController();
     const key = `${topic}/${partition}`;
+    const offsets = new DeferredOffset(this.#clock, this.#commitIntervalMs, (seq) =>
+      this.#db
+        .insertInto("messaging_offsets")
+        .values({ topic, grp: group, partition, seq })
+        .onConflict((oc) => oc.columns(["topic", "grp", "partition"]).doUpdateSet({ seq }))
+        .execute()
+        .then(() => undefined),
+    );
     // The batch comes back as one JSON document, payloads included: one JSON.parse instead of a row object
     // per message plus a parse per payload.
     const read = async (max: number) => {
@@ -122,28 +143,33 @@ export class EmbeddedLogDriver implements LogDriver {
           order by seq limit ${max})`.execute(this.#db);
       return JSON.parse(rows[0]?.batch ?? "[]") as EncodedRow[];
     };
+    let drainedAt: number | undefined;
     return {
       next: async (max) => {
         while (!closed) {
+          const appendsBefore = this.#appends.get(key) ?? 0;
+          if (drainedAt === appendsBefore) {
+            drainedAt = undefined;
+            await this.#wait(key, abort.signal);
+            continue;
+          }
+          drainedAt = undefined;
           const rows = await read(max);
           if (rows.length > 0) {
             cursor = rows[rows.length - 1]![0];
+            if (rows.length < max) drainedAt = appendsBefore;
             return rows.map((row) => fromRow(row, partition));
           }
-          await this.#wait(key, abort.signal);
+          // A wake that came while the read was queued would be lost by waiting now: read again instead.
+          if ((this.#appends.get(key) ?? 0) === appendsBefore) await this.#wait(key, abort.signal);
         }
         return [];
       },
-      commit: async (seq) => {
-        await this.#db
-          .insertInto("messaging_offsets")
-          .values({ topic, grp: group, partition, seq })
-          .onConflict((oc) => oc.columns(["topic", "grp", "partition"]).doUpdateSet({ seq }))
-          .execute();
-      },
+      commit: (seq) => offsets.commit(seq),
       close: async () => {
         closed = true;
         abort.abort();
+        await offsets.flush();
       },
     };
   }
@@ -239,6 +265,55 @@ export class EmbeddedLogDriver implements LogDriver {
       set.add(done);
       signal.addEventListener("abort", done, { once: true });
     });
+  }
+}
+
+/**
+ * One partition's group offset, written at most once per interval: under load a partition commits after
+ * every small batch, and each write is a SQLite transaction of its own. Writes never overlap, so the
+ * stored offset only moves forward.
+ */
+class DeferredOffset {
+  readonly #clock: Clock;
+  readonly #intervalMs: number;
+  readonly #write: (seq: number) => Promise<void>;
+  #pending: number | undefined;
+  #lastWriteAt = Number.NEGATIVE_INFINITY;
+  #timer: TimerHandle | undefined;
+  #writing: Promise<void> = Promise.resolve();
+
+  constructor(clock: Clock, intervalMs: number, write: (seq: number) => Promise<void>) {
+    this.#clock = clock;
+    this.#intervalMs = intervalMs;
+    this.#write = write;
+  }
+
+  commit(seq: number): Promise<void> {
+    this.#pending = seq;
+    const wait = this.#lastWriteAt + this.#intervalMs - this.#clock.monotonic();
+    if (wait <= 0) return this.flush();
+    this.#timer ??= this.#clock.setTimeout(() => {
+      this.#timer = undefined;
+      this.flush().catch(() => undefined); // a failed write leaves the offset behind: redelivery, not loss
+    }, wait);
+    return Promise.resolve();
+  }
+
+  /** Writes the pending offset now (after any write in progress). */
+  flush(): Promise<void> {
+    this.#timer?.cancel();
+    this.#timer = undefined;
+    // A failed earlier write must not block later ones; its caller already got the error.
+    this.#writing = this.#writing
+      .catch(() => undefined)
+      .then(() => {
+        const seq = this.#pending;
+        if (seq === undefined) return;
+        this.#pending = undefined;
+        this.#lastWriteAt = this.#clock.monotonic();
+        return this.#write(seq);
+      });
+    return this.#writing;
   }
 }
 
