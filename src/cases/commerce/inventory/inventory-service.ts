@@ -130,13 +130,12 @@ export async function createInventoryService(ctx: CommerceContext): Promise<Inve
   const workers: Worker = {
     start() {
       subscriptions.push(
-        subscribeEvents(ctx.bus, ctx.inbox, {
+        subscribeEvents(ctx, {
           topic: TOPICS.orders,
           group: "inventory",
           handlers: {
             [OrderCreated.type]: async (order, once) => {
-              const out = ctx.events.begin();
-              await once(async (trx) => {
+              await once(async (trx, emit) => {
                 const now = ctx.clock.now();
                 const result = await repository.reserve(
                   trx,
@@ -146,8 +145,7 @@ export async function createInventoryService(ctx: CommerceContext): Promise<Inve
                   now + ctx.config.reservationTtlMs,
                 );
                 if (!result.ok) {
-                  await out.emit(
-                    trx,
+                  await emit(
                     TOPICS.inventory,
                     order.orderId,
                     StockReservationFailed.create({
@@ -165,8 +163,7 @@ export async function createInventoryService(ctx: CommerceContext): Promise<Inve
                   );
                 if (gone) {
                   // A re-drive of an order whose stock was already given back: it cannot go on.
-                  await out.emit(
-                    trx,
+                  await emit(
                     TOPICS.inventory,
                     order.orderId,
                     StockReservationFailed.create({
@@ -177,8 +174,7 @@ export async function createInventoryService(ctx: CommerceContext): Promise<Inve
                   );
                   return;
                 }
-                await out.emit(
-                  trx,
+                await emit(
                   TOPICS.inventory,
                   order.orderId,
                   StockReserved.create({
@@ -190,25 +186,22 @@ export async function createInventoryService(ctx: CommerceContext): Promise<Inve
                   }),
                 );
               });
-              await out.flush();
             },
             [OrderCancelled.type]: async (cancelled, once) => {
               await once((trx) => repository.release(trx, cancelled.orderId, ctx.clock.now()));
             },
           },
         }),
-        subscribeEvents(ctx.bus, ctx.inbox, {
+        subscribeEvents(ctx, {
           topic: TOPICS.payments,
           group: "inventory",
           handlers: {
             [PaymentProcessed.type]: async (paid, once) => {
-              const out = ctx.events.begin();
-              await once(async (trx) => {
+              await once(async (trx, emit) => {
                 const committed = await repository.confirm(trx, paid.orderId, ctx.clock.now());
                 const statuses = committed ? [] : await repository.statuses(trx, paid.orderId);
                 if (committed || (statuses.length > 0 && statuses.every((s) => s === "confirmed"))) {
-                  await out.emit(
-                    trx,
+                  await emit(
                     TOPICS.inventory,
                     paid.orderId,
                     StockCommitted.create({ orderId: paid.orderId }),
@@ -218,15 +211,13 @@ export async function createInventoryService(ctx: CommerceContext): Promise<Inve
                     statuses.length === 0
                       ? "no-reservation"
                       : `reservation-${statuses.find((s) => s !== "confirmed")}`;
-                  await out.emit(
-                    trx,
+                  await emit(
                     TOPICS.inventory,
                     paid.orderId,
                     StockCommitFailed.create({ orderId: paid.orderId, reason }),
                   );
                 }
               });
-              await out.flush();
             },
           },
         }),

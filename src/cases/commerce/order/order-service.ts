@@ -25,8 +25,7 @@ import {
   StockReserved,
   TOPICS,
 } from "../events.ts";
-import type { PendingEvents } from "../saga/events-out.ts";
-import { subscribeEvents } from "../saga/subscribe.ts";
+import { type Emit, type Once, subscribeEvents, transact } from "../saga/subscribe.ts";
 import { type OrderDb, orderMigrations } from "./migrations.ts";
 import { OrderRepository } from "./order-repository.ts";
 
@@ -85,18 +84,16 @@ export async function createOrderService(ctx: CommerceContext): Promise<OrderSer
   ): Promise<string> => {
     const orderId = randomUUID();
     const now = ctx.clock.now();
-    const out = ctx.events.begin();
-    await db.transaction().execute(async (trx) => {
+    await transact(db, ctx.events, async (trx, emit) => {
       await repository.insert(trx, {
         id: orderId,
         ...input,
         now,
         deadlineAt: now + ctx.config.sagaDeadlineMs,
       });
-      await out.emit(trx, TOPICS.orders, orderId, OrderCreated.create({ orderId, ...input, redrive: 0 }));
+      await emit(TOPICS.orders, orderId, OrderCreated.create({ orderId, ...input, redrive: 0 }));
       await alsoInTransaction?.(trx, orderId);
     });
-    await out.flush();
     return orderId;
   };
 
@@ -195,24 +192,22 @@ export async function createOrderService(ctx: CommerceContext): Promise<OrderSer
     },
   );
 
-  const cancel = async (out: PendingEvents, trx: Kysely<OrderDb>, orderId: string, reason: string) => {
+  const cancel = async (emit: Emit, trx: Kysely<OrderDb>, orderId: string, reason: string) => {
     if (await repository.finish(trx, orderId, "CANCELLED", ctx.clock.now(), reason)) {
-      await out.emit(trx, TOPICS.orders, orderId, OrderCancelled.create({ orderId, reason }));
+      await emit(TOPICS.orders, orderId, OrderCancelled.create({ orderId, reason }));
     }
   };
 
   const stuck = sweeper(ctx, "saga-timeout", async () => {
     const now = ctx.clock.now();
     for (const order of await repository.overdue(now)) {
-      const out = ctx.events.begin();
-      await db.transaction().execute(async (trx) => {
+      await transact(db, ctx.events, async (trx, emit) => {
         // Paid orders are always driven forward; unpaid ones get a few re-drives, then are cancelled.
         if (order.payment_state === "captured" || order.redrives < ctx.config.maxRedrives) {
           if (await repository.redrive(trx, order, now, now + ctx.config.sagaDeadlineMs)) {
             await repository.step(trx, order.id, `Redrive${order.redrives + 1}`, now);
             const items = JSON.parse(order.items);
-            await out.emit(
-              trx,
+            await emit(
               TOPICS.orders,
               order.id,
               OrderCreated.create({
@@ -225,52 +220,44 @@ export async function createOrderService(ctx: CommerceContext): Promise<OrderSer
             );
           }
         } else {
-          await cancel(out, trx, order.id, "saga-timeout");
+          await cancel(emit, trx, order.id, "saga-timeout");
         }
       });
-      await out.flush();
     }
     // A cancelled order that was paid must get its refund: say OrderCancelled again until the payment
     // service reports PaymentRefunded (every consumer of it is idempotent).
     for (const order of await repository.uncompensated(now - ctx.config.sagaDeadlineMs)) {
-      const out = ctx.events.begin();
-      await db.transaction().execute(async (trx) => {
+      await transact(db, ctx.events, async (trx, emit) => {
         if (!(await repository.touch(trx, order, now))) return;
         await repository.step(trx, order.id, `CompensationRedrive@${now}`, now);
-        await out.emit(
-          trx,
+        await emit(
           TOPICS.orders,
           order.id,
           OrderCancelled.create({ orderId: order.id, reason: order.reason ?? "cancelled" }),
         );
       });
-      await out.flush();
     }
   });
   const reaper = { stop: () => {} };
 
   const subscriptions: Subscription[] = [];
+  /** Adapts a handler to the order tables: its transaction is typed for them. */
   const react =
     (
       fn: (
         trx: Kysely<OrderDb>,
         payload: { orderId: string } & Record<string, unknown>,
-        out: PendingEvents,
+        emit: Emit,
       ) => Promise<void>,
     ) =>
-    async (
-      payload: { orderId: string } & Record<string, unknown>,
-      once: import("../saga/subscribe.ts").Once,
-    ) => {
-      const out = ctx.events.begin();
-      await once((trx) => fn(trx as unknown as Kysely<OrderDb>, payload, out));
-      await out.flush();
+    async (payload: { orderId: string } & Record<string, unknown>, once: Once) => {
+      await once((trx, emit) => fn(trx as unknown as Kysely<OrderDb>, payload, emit));
     };
 
   const workers: Worker = {
     start() {
       subscriptions.push(
-        subscribeEvents(ctx.bus, ctx.inbox, {
+        subscribeEvents(ctx, {
           topic: TOPICS.inventory,
           group: "order",
           handlers: {
@@ -278,7 +265,7 @@ export async function createOrderService(ctx: CommerceContext): Promise<OrderSer
               await repository.setTotal(trx, e.orderId, e.totalCents as number, ctx.clock.now());
               await repository.step(trx, e.orderId, "StockReserved", ctx.clock.now());
             }),
-            [StockReservationFailed.type]: react(async (trx, e, out) => {
+            [StockReservationFailed.type]: react(async (trx, e, emit) => {
               await repository.step(
                 trx,
                 e.orderId,
@@ -286,11 +273,11 @@ export async function createOrderService(ctx: CommerceContext): Promise<OrderSer
                 ctx.clock.now(),
                 String(e.reason),
               );
-              await cancel(out, trx, e.orderId, `out-of-stock:${e.sku}`);
+              await cancel(emit, trx, e.orderId, `out-of-stock:${e.sku}`);
             }),
-            [StockCommitted.type]: react(async (trx, e, out) => {
+            [StockCommitted.type]: react(async (trx, e, emit) => {
               if (await repository.finish(trx, e.orderId, "CONFIRMED", ctx.clock.now())) {
-                await out.emit(trx, TOPICS.orders, e.orderId, OrderConfirmed.create({ orderId: e.orderId }));
+                await emit(TOPICS.orders, e.orderId, OrderConfirmed.create({ orderId: e.orderId }));
               }
             }),
             [StockCommitFailed.type]: react(async (trx, e) => {
@@ -298,7 +285,7 @@ export async function createOrderService(ctx: CommerceContext): Promise<OrderSer
             }),
           },
         }),
-        subscribeEvents(ctx.bus, ctx.inbox, {
+        subscribeEvents(ctx, {
           topic: TOPICS.payments,
           group: "order",
           handlers: {
@@ -306,15 +293,15 @@ export async function createOrderService(ctx: CommerceContext): Promise<OrderSer
               await repository.setPayment(trx, e.orderId, "captured", e.chargeId as string, ctx.clock.now());
               await repository.step(trx, e.orderId, "PaymentProcessed", ctx.clock.now());
             }),
-            [PaymentFailed.type]: react(async (trx, e, out) => {
+            [PaymentFailed.type]: react(async (trx, e, emit) => {
               await repository.setPayment(trx, e.orderId, "failed", null, ctx.clock.now());
               await repository.step(trx, e.orderId, "PaymentFailed", ctx.clock.now(), String(e.reason));
-              await cancel(out, trx, e.orderId, `payment-failed:${e.reason}`);
+              await cancel(emit, trx, e.orderId, `payment-failed:${e.reason}`);
             }),
-            [PaymentRefunded.type]: react(async (trx, e, out) => {
+            [PaymentRefunded.type]: react(async (trx, e, emit) => {
               await repository.setPayment(trx, e.orderId, "refunded", e.chargeId as string, ctx.clock.now());
               await repository.step(trx, e.orderId, "PaymentRefunded", ctx.clock.now(), String(e.reason));
-              await cancel(out, trx, e.orderId, `refunded:${e.reason}`);
+              await cancel(emit, trx, e.orderId, `refunded:${e.reason}`);
             }),
           },
         }),

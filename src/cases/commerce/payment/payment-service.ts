@@ -12,8 +12,7 @@ import {
   StockReserved,
   TOPICS,
 } from "../events.ts";
-import type { Once } from "../saga/subscribe.ts";
-import { subscribeEvents } from "../saga/subscribe.ts";
+import { type Once, subscribeEvents, transact } from "../saga/subscribe.ts";
 import {
   AmbiguousOutcomeError,
   type ChargeOutcome,
@@ -88,8 +87,7 @@ export async function createPaymentService(
       return;
     }
     const refunded = await gateway.refund(orderId, payment.charge_id);
-    const out = ctx.events.begin();
-    await once(async (trx) => {
+    await once(async (trx, emit) => {
       const moved = await repository.move(
         trx,
         orderId,
@@ -102,8 +100,7 @@ export async function createPaymentService(
         },
       );
       if (moved) {
-        await out.emit(
-          trx,
+        await emit(
           TOPICS.payments,
           orderId,
           PaymentRefunded.create({
@@ -115,7 +112,6 @@ export async function createPaymentService(
         );
       }
     });
-    await out.flush();
   }
 
   if (!ctx.config.patterns.asyncSaga) {
@@ -150,7 +146,7 @@ export async function createPaymentService(
 
   /** Runs an effect in a plain transaction: for work not tied to one message (the sweeper, follow-ups). */
   const inTransaction: Once = async (effect) => {
-    await ctx.store.db.transaction().execute(effect);
+    await transact(ctx.store.db, ctx.events, effect);
     return { duplicate: false };
   };
 
@@ -181,7 +177,7 @@ export async function createPaymentService(
   const workers: Worker = {
     start() {
       subscriptions.push(
-        subscribeEvents(ctx.bus, ctx.inbox, {
+        subscribeEvents(ctx, {
           topic: TOPICS.inventory,
           group: "payment",
           handlers: {
@@ -193,13 +189,11 @@ export async function createPaymentService(
                 "charging",
                 ctx.clock.now(),
               );
-              const out = ctx.events.begin();
               if (payment.status !== "charging") {
                 // A re-drive: say again what already happened, so the saga moves on.
-                await once(async (trx) => {
+                await once(async (_trx, emit) => {
                   if (payment.status === "captured") {
-                    await out.emit(
-                      trx,
+                    await emit(
                       TOPICS.payments,
                       orderId,
                       PaymentProcessed.create({
@@ -209,20 +203,18 @@ export async function createPaymentService(
                       }),
                     );
                   } else if (payment.status === "failed") {
-                    await out.emit(
-                      trx,
+                    await emit(
                       TOPICS.payments,
                       orderId,
                       PaymentFailed.create({ orderId, reason: payment.reason ?? "failed", retryable: false }),
                     );
                   }
                 });
-                await out.flush();
                 return;
               }
               const outcome = await decide(orderId, reserved.totalCents, reserved.paymentToken);
               let refundAfter = false;
-              await once(async (trx) => {
+              await once(async (trx, emit) => {
                 const now = ctx.clock.now();
                 if (outcome.kind === "captured") {
                   if (
@@ -230,8 +222,7 @@ export async function createPaymentService(
                       charge_id: outcome.chargeId,
                     })
                   ) {
-                    await out.emit(
-                      trx,
+                    await emit(
                       TOPICS.payments,
                       orderId,
                       PaymentProcessed.create({
@@ -252,22 +243,20 @@ export async function createPaymentService(
                 }
                 const reason = outcome.reason;
                 if (await repository.move(trx, orderId, ["charging"], "failed", now, { reason })) {
-                  await out.emit(
-                    trx,
+                  await emit(
                     TOPICS.payments,
                     orderId,
                     PaymentFailed.create({ orderId, reason, retryable: false }),
                   );
                 }
               });
-              await out.flush();
               if (refundAfter) await refund(orderId, "order-cancelled", inTransaction);
             },
             [StockCommitFailed.type]: async (failed, once) =>
               refund(failed.orderId, `stock-${failed.reason}`, once),
           },
         }),
-        subscribeEvents(ctx.bus, ctx.inbox, {
+        subscribeEvents(ctx, {
           topic: TOPICS.orders,
           group: "payment",
           handlers: {

@@ -1,20 +1,40 @@
-import type { Transaction } from "kysely";
-import type { Bus, Inbox, Message, Subscription } from "../../../platform/messaging/index.ts";
+import type { Kysely, Transaction } from "kysely";
+import type { Bus, EventInput, Inbox, Message, Subscription } from "../../../platform/messaging/index.ts";
+import type { EventsOut } from "./events-out.ts";
 
-/** Runs `effect` once per message for this group: the effect and the processed record commit together. */
+/** Emits an event inside the unit of work's transaction; it leaves after the commit (outbox switch permitting). */
+export type Emit = (topic: string, key: string, event: EventInput) => Promise<void>;
+
+/** A state change and the events it emits, in one transaction. */
 // biome-ignore lint/suspicious/noExplicitAny: each service passes its own table types.
-export type Once = <T>(effect: (trx: Transaction<any>) => Promise<T>) => Promise<{ duplicate: boolean }>;
+export type Effect<T> = (trx: Transaction<any>, emit: Emit) => Promise<T>;
+
+/** Runs `effect` once per message for this group: the effect, its events and the processed record commit together. */
+export type Once = <T>(effect: Effect<T>) => Promise<{ duplicate: boolean }>;
 
 // biome-ignore lint/suspicious/noExplicitAny: payloads are validated against their schemas by the bus.
 export type EventHandler = (payload: any, once: Once, message: Message) => Promise<void>;
 
+/** Runs `effect` in one transaction of `db`, then gets the events it emitted out (work not tied to a message). */
+export async function transact<DB, T>(
+  db: Kysely<DB>,
+  events: EventsOut,
+  effect: (trx: Transaction<DB>, emit: Emit) => Promise<T>,
+): Promise<T> {
+  const out = events.begin();
+  const result = await db
+    .transaction()
+    .execute((trx) => effect(trx, (topic, key, event) => out.emit(trx, topic, key, event)));
+  await out.flush();
+  return result;
+}
+
 /** Subscribes a service's group to a topic and routes each event type to its handler; others are acked. */
 export function subscribeEvents(
-  bus: Bus,
-  inbox: Inbox,
+  ctx: { bus: Bus; inbox: Inbox; events: EventsOut },
   options: { topic: string; group: string; handlers: Record<string, EventHandler>; maxAttempts?: number },
 ): Subscription {
-  return bus.subscribe({
+  return ctx.bus.subscribe({
     topic: options.topic,
     group: options.group,
     maxAttempts: options.maxAttempts ?? 20,
@@ -22,7 +42,11 @@ export function subscribeEvents(
       const handler = options.handlers[message.type];
       if (!handler) return;
       const once: Once = async (effect) => {
-        const result = await inbox.handleOnce(options.group, message, effect);
+        const out = ctx.events.begin();
+        const result = await ctx.inbox.handleOnce(options.group, message, (trx) =>
+          effect(trx, (topic, key, event) => out.emit(trx, topic, key, event)),
+        );
+        await out.flush();
         return { duplicate: result.duplicate };
       };
       await handler(message.payload, once, message);
