@@ -69,12 +69,33 @@ export class PaymentRepository {
       .execute();
   }
 
-  async countAttempt(orderId: string): Promise<void> {
-    await this.#db
-      .updateTable("pay_payments")
-      .set((eb) => ({ attempts: eb("attempts", "+", 1) }))
-      .where("order_id", "=", orderId)
-      .execute();
+  /**
+   * Opens the payment in "charging" with one attempt, or counts one more attempt on a payment still
+   * charging, in one statement; returns the row as it now stands (a settled payment is returned unchanged).
+   */
+  async openAttempt(orderId: string, amountCents: number, now: number): Promise<PaymentsTable> {
+    const row = await this.#db
+      .insertInto("pay_payments")
+      .values({
+        order_id: orderId,
+        amount_cents: amountCents,
+        status: "charging",
+        charge_id: null,
+        refund_id: null,
+        reason: null,
+        attempts: 1,
+        created_at: now,
+        updated_at: now,
+      })
+      .onConflict((oc) =>
+        oc
+          .column("order_id")
+          .doUpdateSet((eb) => ({ attempts: eb("pay_payments.attempts", "+", 1) }))
+          .where("pay_payments.status", "=", "charging"),
+      )
+      .returningAll()
+      .executeTakeFirst();
+    return row ?? (await this.get(orderId))!;
   }
 
   async all(): Promise<PaymentsTable[]> {

@@ -64,7 +64,6 @@ export async function createPaymentService(
     token: string,
   ): Promise<ChargeOutcome | { kind: "failed"; reason: string }> {
     try {
-      await repository.countAttempt(orderId);
       return await gateway.charge(orderId, amountCents, token);
     } catch (err) {
       if (err instanceof AmbiguousOutcomeError && patterns.reconciliation && patterns.idempotency) {
@@ -128,7 +127,7 @@ export async function createPaymentService(
       },
       async (request) => {
         const { orderId } = request.params;
-        await repository.open(orderId, request.body.amountCents, "charging", ctx.clock.now());
+        await repository.openAttempt(orderId, request.body.amountCents, ctx.clock.now());
         const outcome = await decide(orderId, request.body.amountCents, request.body.token);
         await inTransaction((trx) =>
           outcome.kind === "captured"
@@ -183,12 +182,7 @@ export async function createPaymentService(
           handlers: {
             [StockReserved.type]: async (reserved, once) => {
               const { orderId } = reserved;
-              const payment = await repository.open(
-                orderId,
-                reserved.totalCents,
-                "charging",
-                ctx.clock.now(),
-              );
+              const payment = await repository.openAttempt(orderId, reserved.totalCents, ctx.clock.now());
               if (payment.status !== "charging") {
                 // A re-drive: say again what already happened, so the saga moves on.
                 await once(async (_trx, emit) => {
