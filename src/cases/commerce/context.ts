@@ -14,6 +14,8 @@ export interface CommerceContext {
   bus: Bus;
   inbox: Inbox;
   events: EventsOut;
+  /** Orders of one partition handled side by side by each consumer (see subscribeEvents). */
+  keyConcurrency: number;
   clock: Clock;
   logger: Logger;
   registry: Registry;

@@ -281,6 +281,7 @@ class LogSubscription implements Subscription {
           maxAttempts: o.maxAttempts ?? 5,
           backoff: o.backoff ?? exponentialBackoff(),
           batchSize: o.batchSize ?? 256,
+          keyConcurrency: Math.max(1, Math.floor(o.keyConcurrency ?? 1)),
           clock: bus.clock,
           registry: (o.validate ?? !isDeadLetterTopic(this.topic)) ? bus.registry : undefined,
           deadLetter: (message, reason, error, attempts) =>

@@ -15,6 +15,7 @@ export interface WorkerSettings {
   maxAttempts: number;
   backoff: Backoff;
   batchSize: number;
+  keyConcurrency: number;
   clock: Clock;
   registry: EventRegistry | undefined;
   deadLetter(message: StoredMessage, reason: string, error: unknown, attempts: number): Promise<void>;
@@ -28,8 +29,15 @@ type Outcome =
   | { kind: "retry"; delayMs: number | undefined; error: unknown }
   | { kind: "dead"; reason: string; error: unknown };
 
+/** Where a handler's ctx.nack() / ctx.deadLetter() land for the delivery in hand. */
+interface Slot {
+  decided: Outcome | undefined;
+  readonly context: DeliveryContext;
+}
+
 /**
- * Works one partition for one group: messages in offset order, one at a time, so order per key holds.
+ * Works one partition for one group: messages in offset order, one at a time, so order per key holds
+ * (with `keyConcurrency` > 1, several keys at once, each key's messages still in order).
  * A failed message is retried in place after the backoff (the partition waits, as a Kafka consumer does);
  * after maxAttempts, or when it does not decode or validate, it goes to the dead-letter topic and the
  * partition moves on. Commits are cumulative, after each batch: a crash redelivers at most one batch.
@@ -39,24 +47,31 @@ export class PartitionWorker {
   readonly #reader: PartitionReader;
   readonly #abort = new AbortController();
   readonly done: Promise<void>;
-  /** One context per worker, reused per message: the worker handles one message at a time. */
-  readonly #context: DeliveryContext;
-  #decided: Outcome | undefined;
+  /** Reused per message when messages go one at a time, so a delivery allocates no context. */
+  readonly #slot: Slot;
   #deadInBatch = 0;
 
   constructor(settings: WorkerSettings, reader: PartitionReader) {
     this.#s = settings;
     this.#reader = reader;
-    this.#context = {
-      nack: (delayMs) => {
-        this.#decided = { kind: "retry", delayMs, error: undefined };
-      },
-      deadLetter: (reason) => {
-        this.#decided = { kind: "dead", reason, error: undefined };
-      },
-      signal: this.#abort.signal,
-    };
+    this.#slot = this.#newSlot();
     this.done = this.#run();
+  }
+
+  #newSlot(): Slot {
+    const slot: Slot = {
+      decided: undefined,
+      context: {
+        nack: (delayMs) => {
+          slot.decided = { kind: "retry", delayMs, error: undefined };
+        },
+        deadLetter: (reason) => {
+          slot.decided = { kind: "dead", reason, error: undefined };
+        },
+        signal: this.#abort.signal,
+      },
+    };
+    return slot;
   }
 
   /** Lets the message in hand finish, commits what was processed and closes the reader. */
@@ -72,18 +87,13 @@ export class PartitionWorker {
     try {
       while (!signal.aborted) {
         const batch = await this.#reader.next(this.#s.batchSize);
-        let last = -1;
-        let count = 0;
-        for (const stored of batch) {
-          if (signal.aborted) break;
-          const settled = this.#deliver(stored);
-          if (settled !== true && !(await settled)) break;
-          last = stored.offset;
-          count++;
-        }
-        if (last >= 0) {
-          await this.#reader.commit(last);
-          this.#s.consumed(count - this.#deadInBatch);
+        const settled =
+          this.#s.keyConcurrency > 1 && batch.length > 1
+            ? await this.#byKey(batch)
+            : await this.#inOrder(batch);
+        if (settled > 0) {
+          await this.#reader.commit(batch[settled - 1]!.offset);
+          this.#s.consumed(settled - this.#deadInBatch);
         }
         this.#deadInBatch = 0;
       }
@@ -92,11 +102,59 @@ export class PartitionWorker {
     }
   }
 
+  /** Delivers the batch in offset order; returns how many messages settled before a stop. */
+  async #inOrder(batch: readonly StoredMessage[]): Promise<number> {
+    const signal = this.#abort.signal;
+    let count = 0;
+    for (const stored of batch) {
+      if (signal.aborted) break;
+      const settled = this.#deliver(stored, this.#slot);
+      if (settled !== true && !(await settled)) break;
+      count++;
+    }
+    return count;
+  }
+
+  /**
+   * Delivers the batch as lanes of one key each, up to keyConcurrency lanes at once; returns the length of
+   * the settled prefix (what may be committed: a stop can leave later messages settled and earlier ones not,
+   * and those later ones are then delivered again, as at-least-once allows).
+   */
+  async #byKey(batch: readonly StoredMessage[]): Promise<number> {
+    const signal = this.#abort.signal;
+    const lanes = new Map<string, number[]>();
+    for (let i = 0; i < batch.length; i++) {
+      const key = batch[i]!.key;
+      const lane = lanes.get(key);
+      if (lane) lane.push(i);
+      else lanes.set(key, [i]);
+    }
+    const queue = [...lanes.values()];
+    const settled = new Uint8Array(batch.length);
+    let nextLane = 0;
+    const runLanes = async () => {
+      const slot = this.#newSlot();
+      while (nextLane < queue.length) {
+        for (const i of queue[nextLane++]!) {
+          if (signal.aborted) return;
+          const done = this.#deliver(batch[i]!, slot);
+          if (done !== true && !(await done)) return;
+          settled[i] = 1;
+        }
+      }
+    };
+    const runners = Math.min(this.#s.keyConcurrency, queue.length);
+    await Promise.all(Array.from({ length: runners }, runLanes));
+    let prefix = 0;
+    while (prefix < batch.length && settled[prefix] === 1) prefix++;
+    return prefix;
+  }
+
   /**
    * True when the message is settled (acked or dead-lettered); false when the worker stopped first.
    * Synchronous when the handler is: most messages then cost no promise at all.
    */
-  #deliver(stored: StoredMessage): boolean | Promise<boolean> {
+  #deliver(stored: StoredMessage, slot: Slot): boolean | Promise<boolean> {
     const s = this.#s;
     let payload: unknown;
     try {
@@ -120,26 +178,26 @@ export class PartitionWorker {
       attempt: 1,
     };
     if (message.headers[HEADER.traceparent])
-      return this.#invoke(message).then((o) => this.#settle(stored, message, o));
-    this.#decided = undefined;
+      return this.#invoke(message, slot).then((o) => this.#settle(stored, message, o, slot));
+    slot.decided = undefined;
     let result: void | Promise<void>;
     try {
-      result = s.handler(message, this.#context);
+      result = s.handler(message, slot.context);
     } catch (error) {
-      return this.#settle(stored, message, { kind: "retry", delayMs: undefined, error });
+      return this.#settle(stored, message, { kind: "retry", delayMs: undefined, error }, slot);
     }
     if (result && typeof result.then === "function") {
       return result.then(
-        () => this.#settle(stored, message, this.#decided ?? ACK),
-        (error: unknown) => this.#settle(stored, message, { kind: "retry", delayMs: undefined, error }),
+        () => this.#settle(stored, message, slot.decided ?? ACK, slot),
+        (error: unknown) => this.#settle(stored, message, { kind: "retry", delayMs: undefined, error }, slot),
       );
     }
-    const outcome = this.#decided ?? ACK;
-    return outcome.kind === "ack" || this.#settle(stored, message, outcome);
+    const outcome = slot.decided ?? ACK;
+    return outcome.kind === "ack" || this.#settle(stored, message, outcome, slot);
   }
 
   /** Acts on an outcome: done, dead letter, or redeliver after the backoff until one of those. */
-  async #settle(stored: StoredMessage, message: Message, outcome: Outcome): Promise<boolean> {
+  async #settle(stored: StoredMessage, message: Message, outcome: Outcome, slot: Slot): Promise<boolean> {
     const s = this.#s;
     const signal = this.#abort.signal;
     for (let attempt = message.attempt; ; ) {
@@ -159,7 +217,7 @@ export class PartitionWorker {
       }
       if (signal.aborted) return false;
       message.attempt = ++attempt;
-      outcome = await this.#invoke(message);
+      outcome = await this.#invoke(message, slot);
     }
   }
 
@@ -168,13 +226,13 @@ export class PartitionWorker {
     return this.#s.deadLetter(stored, reason, error, attempts);
   }
 
-  #invoke(message: Message): Promise<Outcome> {
+  #invoke(message: Message, slot: Slot): Promise<Outcome> {
     const s = this.#s;
     const run = async (): Promise<Outcome> => {
-      this.#decided = undefined;
+      slot.decided = undefined;
       try {
-        await s.handler(message, this.#context);
-        return this.#decided ?? ACK;
+        await s.handler(message, slot.context);
+        return slot.decided ?? ACK;
       } catch (error) {
         return { kind: "retry", delayMs: undefined, error };
       }

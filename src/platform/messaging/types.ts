@@ -74,6 +74,11 @@ export interface SubscribeOptions {
   backoff?: Backoff;
   /** Messages fetched and committed together per partition. Default 256. */
   batchSize?: number;
+  /**
+   * Messages of one partition handled at once, never two of the same key: order per key holds, and a
+   * handler waiting on I/O no longer holds up other keys of its partition. Default 1 (strict offset order).
+   */
+  keyConcurrency?: number;
   /** Check payloads against the registry before the handler. Default: true, except on dead-letter topics. */
   validate?: boolean;
   /** This member's identity in the group. Default: a random id. */

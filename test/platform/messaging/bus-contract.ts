@@ -92,6 +92,62 @@ export function busContract(name: string, setup: () => Promise<BusFixture>, skip
       expect(new Set(received.map((m) => m.partition)).size).toBeGreaterThan(1);
     });
 
+    it("with keyConcurrency, other keys of a partition pass a waiting key, each key still in order", async () => {
+      const topic = topicName();
+      await bus.declareTopic({ name: topic, partitions: 1 });
+      const plan = ["a:0", "a:1", "b:0", "b:1", "b:2", "c:0"];
+      await bus.publishBatch(
+        plan.map((p, n) => {
+          const key = p.split(":")[0]!;
+          return { topic, key, event: Numbered.create({ key, n }) };
+        }),
+      );
+      let releaseA: () => void = () => {};
+      const bDone = new Promise<void>((resolve) => {
+        releaseA = resolve;
+      });
+      let inFlight = 0;
+      let maxInFlight = 0;
+      const handledB: number[] = [];
+      const { received, subscription } = collect(bus, {
+        topic,
+        group: "g",
+        keyConcurrency: 4,
+        backoff: constantBackoff(5),
+        handler: async (m, context) => {
+          const n = (m.payload as { n: number }).n;
+          inFlight++;
+          maxInFlight = Math.max(maxInFlight, inFlight);
+          try {
+            // The first "a" waits for every "b": with one message at a time this would never end.
+            if (n === 0) await Promise.race([bDone, new Promise((r) => setTimeout(r, 5_000))]);
+            if (n === 3 && m.attempt === 1) context.nack(5);
+            if (m.key === "b" && !(n === 3 && m.attempt === 1)) {
+              handledB.push(n);
+              if (handledB.length === 3) releaseA();
+            }
+          } finally {
+            inFlight--;
+          }
+        },
+      });
+      await eventually(() => received.length === plan.length, {
+        message: "all delivered",
+        timeoutMs: 20_000,
+      });
+      await subscription.stop();
+      const order = (key: string) =>
+        received.filter((m) => m.key === key).map((m) => (m.payload as { n: number }).n);
+      expect(order("a")).toEqual([0, 1]);
+      expect(order("b")).toEqual([2, 3, 4]);
+      expect(handledB).toEqual([2, 3, 4]);
+      // "b" finished while "a:0" was still waiting for it.
+      expect(received.findIndex((m) => m.key === "b" && (m.payload as { n: number }).n === 4)).toBeLessThan(
+        received.findIndex((m) => m.key === "a"),
+      );
+      expect(maxInFlight).toBeGreaterThanOrEqual(2);
+    });
+
     it("redelivers a nacked or failed message after the backoff, keeping order", async () => {
       const topic = topicName();
       await bus.declareTopic({ name: topic, partitions: 1 });

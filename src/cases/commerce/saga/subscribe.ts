@@ -31,13 +31,15 @@ export async function transact<DB, T>(
 
 /** Subscribes a service's group to a topic and routes each event type to its handler; others are acked. */
 export function subscribeEvents(
-  ctx: { bus: Bus; inbox: Inbox; events: EventsOut },
+  ctx: { bus: Bus; inbox: Inbox; events: EventsOut; keyConcurrency: number },
   options: { topic: string; group: string; handlers: Record<string, EventHandler>; maxAttempts?: number },
 ): Subscription {
   return ctx.bus.subscribe({
     topic: options.topic,
     group: options.group,
     maxAttempts: options.maxAttempts ?? 20,
+    // Events are keyed by order: different orders of a partition can go through the saga side by side.
+    keyConcurrency: ctx.keyConcurrency,
     handler: async (message) => {
       const handler = options.handlers[message.type];
       if (!handler) return;

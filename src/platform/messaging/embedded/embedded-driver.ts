@@ -169,7 +169,7 @@ export class EmbeddedLogDriver implements LogDriver {
       close: async () => {
         closed = true;
         abort.abort();
-        await offsets.flush();
+        await offsets.close();
       },
     };
   }
@@ -281,6 +281,7 @@ class DeferredOffset {
   #lastWriteAt = Number.NEGATIVE_INFINITY;
   #timer: TimerHandle | undefined;
   #writing: Promise<void> = Promise.resolve();
+  #closed = false;
 
   constructor(clock: Clock, intervalMs: number, write: (seq: number) => Promise<void>) {
     this.#clock = clock;
@@ -291,12 +292,18 @@ class DeferredOffset {
   commit(seq: number): Promise<void> {
     this.#pending = seq;
     const wait = this.#lastWriteAt + this.#intervalMs - this.#clock.monotonic();
-    if (wait <= 0) return this.flush();
+    if (wait <= 0 || this.#closed) return this.flush();
     this.#timer ??= this.#clock.setTimeout(() => {
       this.#timer = undefined;
       this.flush().catch(() => undefined); // a failed write leaves the offset behind: redelivery, not loss
     }, wait);
     return Promise.resolve();
+  }
+
+  /** Writes what is pending; from now on every commit is written at once (the reader is closing). */
+  close(): Promise<void> {
+    this.#closed = true;
+    return this.flush();
   }
 
   /** Writes the pending offset now (after any write in progress). */

@@ -33,10 +33,18 @@ export class JetStreamPartitionReader implements PartitionReader {
   }
 
   async next(max: number): Promise<StoredMessage[]> {
+    let waited = false;
     while (!this.#closed && !this.#failed && this.#buffer.length === 0) {
       await new Promise<void>((resolve) => {
         this.#wake = resolve;
       });
+      waited = true;
+    }
+    // The pump hands over one message per iteration: let it move the rest of what already arrived, so a
+    // batch holds what the server sent together rather than just its first message.
+    for (let seen = -1; waited && seen !== this.#buffer.length && this.#buffer.length < max; ) {
+      seen = this.#buffer.length;
+      await new Promise<void>((resolve) => setImmediate(resolve));
     }
     if (this.#failed) throw this.#failed;
     if (this.#closed) return [];
