@@ -34,6 +34,12 @@ export const BankingConfigSchema = Section({
     default: 300,
     description: "deadline of one outgoing call when the caller has no tighter one",
   }),
+  authCheckTimeoutMs: Type.Integer({
+    minimum: 5,
+    default: 100,
+    description:
+      "deadline of one online token check against auth before the caller verifies the token locally; tight because it sits on every request's path",
+  }),
   mobileDeadlineMs: Type.Integer({
     minimum: 50,
     default: 800,
