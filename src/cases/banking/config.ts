@@ -58,6 +58,12 @@ export const BankingConfigSchema = Section({
     default: 200,
     description: "event-loop lag above which the gateway sheds with 503",
   }),
+  idempotencyLockMs: Type.Integer({
+    minimum: 100,
+    default: 2_000,
+    description:
+      "a transfer's Idempotency-Key left in flight this long (its process died) may be taken over by a retry",
+  }),
   demoData: Type.Boolean({
     default: true,
     description: "seed demo customers and accounts when the store is empty",
