@@ -70,11 +70,11 @@ export function bankingHarness(target: StoreTarget) {
     const transfer = (
       token: string,
       body: Record<string, unknown>,
-      key: string | undefined = `k-${Math.random().toString(36).slice(2)}`,
+      key: string | null = `k-${Math.random().toString(36).slice(2)}`,
     ) =>
       post(`${urls.accounts}/transfers`, body, {
         authorization: `Bearer ${token}`,
-        ...(key === undefined ? {} : { "idempotency-key": key }),
+        ...(key === null ? {} : { "idempotency-key": key }),
       });
     const balance = async (token: string, accountId: string) =>
       fetch(`${urls.accounts}/accounts/${accountId}/balance`, {
