@@ -7,11 +7,15 @@ import type { Store } from "../../platform/storage/index.ts";
 import { type Clock, systemClock } from "../../platform/time/index.ts";
 import { type AccountsService, createAccountsService } from "./accounts/accounts-service.ts";
 import { type AuthService, createAuthService } from "./auth/auth-service.ts";
+import { ResilientAuthenticator } from "./clients/authenticator.ts";
+import { OutgoingCalls } from "./clients/outgoing.ts";
 import type { BankingConfig } from "./config.ts";
-import { BANKING_ROLES, type BankingContext, type BankingRole, bankingService } from "./context.ts";
+import { BANKING_ROLES, type BankingContext, type BankingRole } from "./context.ts";
 import { seedDemoData } from "./demo-data.ts";
+import { createGatewayService, type GatewayService } from "./gateway/gateway-service.ts";
 import { createHistoryService, type HistoryService } from "./history/history-service.ts";
-import { type Authenticator, introspectionAuthenticator } from "./principal.ts";
+import { createMobileService, type MobileService } from "./mobile/mobile-service.ts";
+import type { Authenticator } from "./principal.ts";
 
 export { BANKING_ROLES, type BankingRole } from "./context.ts";
 
@@ -30,7 +34,10 @@ export interface BankingDeps {
   extensions?: readonly ServiceExtension[];
   /** Keys for service-to-service routes (introspect, revoke, profile); the first is presented to peers. */
   serviceKeys?: readonly string[];
-  /** How accounts and history check bearer tokens; by default a plain call to auth's /introspect. */
+  /**
+   * How accounts, history, the BFF and the gateway check bearer tokens; by default the resilient one of
+   * `clients/` (online introspection, local JWT verification as the fallback), following `config.patterns`.
+   */
   authenticator?: Authenticator;
   /** The gateway's per-client rate-limit state: in memory (embedded) or Redis (distributed). */
   rateLimitStore?: RateLimitStore;
@@ -47,6 +54,11 @@ export interface Banking {
   auth?: AuthService;
   accounts?: AccountsService;
   history?: HistoryService;
+  mobile?: MobileService;
+  gateway?: GatewayService;
+  /** Every outgoing call of this process's services (their breakers, bulkheads, retries). */
+  calls: OutgoingCalls;
+  authenticator: Authenticator;
   /** Base URL of each service once listening. */
   urls: Record<string, string>;
   listen(): Promise<Record<string, string>>;
@@ -72,21 +84,32 @@ export async function createBanking(deps: BankingDeps): Promise<Banking> {
     peerUrl: (name) => urls[name] ?? `http://${host}:${config.ports[name]}`,
   };
   const roles = new Set<BankingRole>(deps.roles ?? BANKING_ROLES);
-  const authenticator =
-    deps.authenticator ??
-    introspectionAuthenticator({
-      authUrl: () => ctx.peerUrl("auth"),
-      ...(ctx.serviceKeys[0] ? { serviceKey: ctx.serviceKeys[0] } : {}),
-    });
+  const calls = new OutgoingCalls({
+    config,
+    baseUrl: (dependency) => ctx.peerUrl(dependency),
+    ...(ctx.serviceKeys[0] ? { serviceKey: ctx.serviceKeys[0] } : {}),
+    registry: deps.registry,
+    logger: deps.logger,
+    clock,
+  });
+  const resilient = deps.authenticator
+    ? undefined
+    : new ResilientAuthenticator({ config, calls, clock, logger: deps.logger });
+  const authenticator: Authenticator = deps.authenticator ?? resilient!;
   const running: Banking["running"] = {};
   const banking: Banking = {
     running,
     urls,
+    calls,
+    authenticator,
     async listen() {
       for (const [role, service] of Object.entries(running)) urls[role] = await service.listen();
+      // Keys and revocations for the local fallback; auth may be another process, so this keeps trying.
+      if (Object.keys(running).some((r) => r !== "auth")) await resilient?.start();
       return urls;
     },
     async stop() {
+      await resilient?.stop();
       await Promise.all(Object.values(running).map((s) => s.stop()));
     },
   };
@@ -105,9 +128,18 @@ export async function createBanking(deps: BankingDeps): Promise<Banking> {
     banking.history = await createHistoryService(ctx, authenticator);
     running.history = banking.history.service;
   }
-  // Placeholders until the BFF and the gateway land: they answer their probes, so `bulwark up` keeps them up.
-  if (roles.has("mobile")) running.mobile = bankingService(ctx, "mobile", {});
-  if (roles.has("gateway")) running.gateway = bankingService(ctx, "gateway", {});
+  if (roles.has("mobile")) {
+    banking.mobile = createMobileService(ctx, { calls, authenticator });
+    running.mobile = banking.mobile.service;
+  }
+  if (roles.has("gateway")) {
+    banking.gateway = createGatewayService(ctx, {
+      calls,
+      authenticator,
+      ...(deps.rateLimitStore ? { rateLimitStore: deps.rateLimitStore } : {}),
+    });
+    running.gateway = banking.gateway.service;
+  }
   if (config.demoData && (roles.has("auth") || roles.has("accounts"))) await seedDemoData(ctx);
   return banking;
 }
