@@ -1,3 +1,4 @@
+import type { Generated } from "kysely";
 import type { Migration } from "../../../platform/storage/index.ts";
 
 export interface AccountsTable {
@@ -27,6 +28,8 @@ export interface TransfersTable {
 
 /** One side of a transfer: a debit (negative) on the source, a credit (positive) on the destination. */
 export interface EntriesTable {
+  /** Insertion order: history pages by it, so same-millisecond entries keep their order. */
+  seq: Generated<number>;
   id: string;
   transfer_id: string;
   account_id: string;
@@ -45,7 +48,7 @@ export interface LedgerDb {
 export const ledgerMigrations: Migration[] = [
   {
     id: "ledger_001",
-    async up(db) {
+    async up(db, kind) {
       await db.schema
         .createTable("bank_accounts")
         .addColumn("id", "varchar(64)", (c) => c.primaryKey())
@@ -75,7 +78,10 @@ export const ledgerMigrations: Migration[] = [
         .execute();
       await db.schema
         .createTable("bank_entries")
-        .addColumn("id", "varchar(80)", (c) => c.primaryKey())
+        .addColumn("seq", kind === "postgres" ? "bigserial" : "integer", (c) =>
+          kind === "postgres" ? c.primaryKey() : c.primaryKey().autoIncrement(),
+        )
+        .addColumn("id", "varchar(80)", (c) => c.notNull().unique())
         .addColumn("transfer_id", "varchar(64)", (c) => c.notNull())
         .addColumn("account_id", "varchar(64)", (c) => c.notNull())
         .addColumn("amount_cents", "bigint", (c) => c.notNull())
@@ -83,11 +89,11 @@ export const ledgerMigrations: Migration[] = [
         .addColumn("reference", "varchar(140)")
         .addColumn("at", "bigint", (c) => c.notNull())
         .execute();
-      // History pages an account's entries newest first by (at, id): the keyset index.
+      // History pages an account's entries newest first by seq: the keyset index.
       await db.schema
-        .createIndex("bank_entries_account_at")
+        .createIndex("bank_entries_account_seq")
         .on("bank_entries")
-        .columns(["account_id", "at", "id"])
+        .columns(["account_id", "seq"])
         .execute();
       await db.schema.createIndex("bank_entries_transfer").on("bank_entries").column("transfer_id").execute();
     },

@@ -28,25 +28,17 @@ export interface HistoryService {
   page(accountId: string, limit: number, cursor?: string): Promise<HistoryPage>;
 }
 
-interface Position {
-  at: number;
-  id: string;
-}
+/** Opaque to clients: the last entry's position in the ledger, versioned so its shape can change. */
+const encodeCursor = (seq: number) => Buffer.from(JSON.stringify({ v: 1, seq })).toString("base64url");
 
-const encodeCursor = (p: Position) => Buffer.from(JSON.stringify([p.at, p.id])).toString("base64url");
-
-function decodeCursor(cursor: string): Position | undefined {
+function decodeCursor(cursor: string): number | undefined {
   try {
-    const value: unknown = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8"));
-    if (
-      Array.isArray(value) &&
-      value.length === 2 &&
-      Number.isSafeInteger(value[0]) &&
-      typeof value[1] === "string" &&
-      value[1].length <= 80
-    ) {
-      return { at: value[0] as number, id: value[1] };
-    }
+    const value = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8")) as {
+      v?: unknown;
+      seq?: unknown;
+    };
+    if (value?.v === 1 && Number.isSafeInteger(value.seq) && (value.seq as number) > 0)
+      return value.seq as number;
   } catch {
     // fall through: not a cursor we made
   }
@@ -54,8 +46,9 @@ function decodeCursor(cursor: string): Position | undefined {
 }
 
 /**
- * An account's ledger entries, newest first, in pages. The cursor is the last row's (at, id) position, so a
- * page costs one index range scan however deep it is, and rows arriving meanwhile never shift a page.
+ * An account's ledger entries, newest first, in pages. The cursor is the last row's position (its insertion
+ * sequence), so a page costs one index range scan however deep it is, and rows arriving meanwhile never
+ * shift a page.
  */
 export async function createHistoryService(
   ctx: BankingContext,
@@ -69,7 +62,7 @@ export async function createHistoryService(
 
   const page = async (accountId: string, limit: number, cursor?: string): Promise<HistoryPage> => {
     const after = cursor === undefined ? undefined : decodeCursor(cursor);
-    if (cursor !== undefined && !after) {
+    if (cursor !== undefined && after === undefined) {
       throw new HttpProblem(
         400,
         "validation",
@@ -84,14 +77,9 @@ export async function createHistoryService(
       .selectFrom("bank_entries")
       .selectAll()
       .where("account_id", "=", accountId)
-      .orderBy("at", "desc")
-      .orderBy("id", "desc")
+      .orderBy("seq", "desc")
       .limit(limit + 1);
-    if (after) {
-      query = query.where((eb) =>
-        eb.or([eb("at", "<", after.at), eb.and([eb("at", "=", after.at), eb("id", "<", after.id)])]),
-      );
-    }
+    if (after !== undefined) query = query.where("seq", "<", after);
     const rows = await query.execute();
     const items = rows.slice(0, limit).map((r) => ({
       entryId: r.id,
@@ -102,7 +90,7 @@ export async function createHistoryService(
       at: new Date(Number(r.at)).toISOString(),
     }));
     const last = rows.length > limit ? rows[limit - 1] : undefined;
-    return { items, nextCursor: last ? encodeCursor({ at: Number(last.at), id: last.id }) : null };
+    return { items, nextCursor: last ? encodeCursor(Number(last.seq)) : null };
   };
 
   service.app.get(
