@@ -39,7 +39,8 @@ describe.each(targets)("gateway on $name", (target) => {
     const replay = await post(`${api}/api/transfers`, body, headers);
     expect(replay.status).toBe(201);
     expect(replay.headers.get("idempotent-replayed")).toBe("true");
-    expect((await replay.json()).transferId).toBe((await first.json()).transferId);
+    const idOf = async (r: Response) => ((await r.json()) as { transferId: string }).transferId;
+    expect(await idOf(replay)).toBe(await idOf(first));
 
     const history = await get("/api/accounts/alice-main/transactions?limit=5");
     expect(history.status).toBe(200);
