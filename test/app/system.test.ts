@@ -81,6 +81,11 @@ describe("system composition", () => {
       "commerce-inventory",
       "commerce-payment",
       "commerce-order",
+      "banking-auth",
+      "banking-accounts",
+      "banking-history",
+      "banking-mobile",
+      "banking-gateway",
     ]);
     expect(specs.find((s) => s.name === "commerce-order")).toMatchObject({
       service: "order",

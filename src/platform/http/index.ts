@@ -1,3 +1,10 @@
+export {
+  currentDeadline,
+  DEADLINE_HEADER,
+  deadlineHeaderValue,
+  parseDeadlineHeader,
+  remainingMs,
+} from "./deadline.ts";
 export { stopOnSignals } from "./lifecycle.ts";
 export {
   type FieldError,

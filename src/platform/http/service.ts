@@ -10,6 +10,7 @@ import Fastify, {
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
 import { createHttpMetrics, createMetricsRegistry } from "../observability/index.ts";
+import { installDeadlines } from "./deadline.ts";
 import { HttpProblem, isHttpProblem, sendProblem, validationProblem } from "./problem.ts";
 import type { TypeBoxTypeProvider } from "./type-provider.ts";
 
@@ -127,6 +128,9 @@ export function createService(options: ServiceOptions): Service {
     if (span) context.with(trace.setSpan(context.active(), span), done);
     else done();
   });
+
+  // x-deadline-ms → request.deadline and currentDeadline() (see deadline.ts).
+  installDeadlines(app);
 
   app.addHook("onRequest", async (request) => {
     if (request.routeOptions.config?.auth !== "service" || !options.serviceKeys?.length) return;

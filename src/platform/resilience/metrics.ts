@@ -25,8 +25,44 @@ export interface MetricsRegistryLike {
   registerMetric(metric: never): void;
 }
 
+const shared = new WeakMap<MetricsRegistryLike, Map<string, CollectedMetric[]>>();
+
+/**
+ * Registers `metric`. Several policy sets in one process (one per case) share a registry: the first one
+ * registers the name, and later ones with the same name join it, so a scrape sums over all of them.
+ */
 export function register(registry: MetricsRegistryLike, metric: CollectedMetric): void {
-  (registry.registerMetric as (m: CollectedMetric) => void).call(registry, metric);
+  let byName = shared.get(registry);
+  if (!byName) {
+    byName = new Map();
+    shared.set(registry, byName);
+  }
+  const members = byName.get(metric.name);
+  if (members) {
+    members.push(metric);
+    return;
+  }
+  const joined: CollectedMetric[] = [metric];
+  byName.set(metric.name, joined);
+  const combined: CollectedMetric = {
+    ...metric,
+    get: async () => {
+      const parts = await Promise.all(joined.map((m) => m.get()));
+      // Two sets with a dependency of the same name give one series, summed.
+      const byLabels = new Map<string, Sample>();
+      for (const v of parts.flatMap((p) => p.values)) {
+        const key = JSON.stringify(Object.entries(v.labels).sort(([a], [b]) => (a < b ? -1 : 1)));
+        const seen = byLabels.get(key);
+        if (seen) seen.value += v.value;
+        else byLabels.set(key, { labels: v.labels, value: v.value });
+      }
+      return { ...parts[0]!, values: [...byLabels.values()] };
+    },
+    reset: () => {
+      for (const m of joined) m.reset();
+    },
+  };
+  (registry.registerMetric as (m: CollectedMetric) => void).call(registry, combined);
 }
 
 export function collectedMetric(

@@ -99,4 +99,18 @@ describe("createPolicies", () => {
     expect(text).toContain('bulwark_resilience_bulkhead_queue_depth{dependency="payment-gateway"} 0');
     expect(text).toContain('bulwark_resilience_calls_total{dependency="fx-rates"} 0');
   });
+
+  it("two policy sets on one registry (two cases in one process) share each metric", async () => {
+    const registry = new Registry();
+    const clock = new FakeClock();
+    const commerce = createPolicies({ "payment-gateway": { timeout: { ms: 100 } } }, { clock, registry });
+    const banking = createPolicies({ auth: { timeout: { ms: 100 } } }, { clock, registry });
+    await commerce.for("payment-gateway").execute(() => "ok");
+    await banking.for("auth").execute(() => "ok");
+    await banking.for("auth").execute(() => "ok");
+    const text = await registry.metrics();
+    expect(text).toContain('bulwark_resilience_calls_total{dependency="payment-gateway"} 1');
+    expect(text).toContain('bulwark_resilience_calls_total{dependency="auth"} 2');
+    expect(text.match(/# TYPE bulwark_resilience_calls_total/g)).toHaveLength(1);
+  });
 });
