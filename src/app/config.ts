@@ -1,4 +1,5 @@
 import { type Static, Type } from "@sinclair/typebox";
+import { AnalyticsConfigSchema } from "../cases/analytics/config.ts";
 import { CommerceConfigSchema } from "../cases/commerce/config.ts";
 import { type LoadConfigOptions, loadConfig, PlatformConfigSchema } from "../platform/config/index.ts";
 import { DependencyPolicyConfigSchema } from "../platform/resilience/index.ts";
@@ -12,6 +13,7 @@ export const AppConfigSchema = Type.Composite(
     PlatformConfigSchema,
     Type.Object({
       commerce: CommerceConfigSchema,
+      analytics: AnalyticsConfigSchema,
       resilience: Type.Record(Type.String(), DependencyPolicyConfigSchema, {
         default: {},
         description:
