@@ -124,14 +124,14 @@ export class ShardedStore {
   }
 }
 
-/** Opens (through `open`, e.g. the runtime's openAuxStore) and migrates `analytics-shard-<i>` for every shard. */
+/** Opens (through `open`, e.g. the runtime's openAuxStore) and migrates `analytics_shard_<i>` for every shard. */
 export async function openShardedStore(options: {
   config: AnalyticsConfig["shards"];
   open: (name: string) => Promise<Store>;
 }): Promise<ShardedStore> {
   const shards: Store[] = [];
   for (let i = 0; i < options.config.count; i++) {
-    const store = await options.open(`analytics-shard-${i}`);
+    const store = await options.open(`analytics_shard_${i}`);
     await store.migrate(SHARD_NAMESPACE, shardMigrations);
     shards.push(store);
   }
