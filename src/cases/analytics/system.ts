@@ -1,5 +1,6 @@
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
+import type { Cache } from "../../platform/cache/index.ts";
 import { createService, type Service, type ServiceExtension } from "../../platform/http/index.ts";
 import type { Bus, LogDriver } from "../../platform/messaging/index.ts";
 import type { Store } from "../../platform/storage/index.ts";
@@ -8,6 +9,7 @@ import type { AnalyticsConfig } from "./config.ts";
 import { TOPICS } from "./events.ts";
 import { createIngestService, LiveFeed, TradePublisher } from "./ingest/index.ts";
 import { StreamProcessor } from "./processor/index.ts";
+import { createQueryRole, type QueryService } from "./query/index.ts";
 import { openShardedStore, type ShardedStore } from "./store/index.ts";
 
 export const ANALYTICS_ROLES = ["ingest", "processor", "query"] as const;
@@ -32,6 +34,8 @@ export interface AnalyticsDeps {
   extensions?: readonly ServiceExtension[];
   /** Processor member id in its consumer group (default: random). */
   member?: string;
+  /** The query role's cache when shared (Redis on the distributed profile); an in-process LRU when absent. */
+  queryCache?: Cache;
 }
 
 export interface Analytics {
@@ -39,6 +43,7 @@ export interface Analytics {
   publisher: TradePublisher;
   processor: StreamProcessor | undefined;
   liveFeed: LiveFeed | undefined;
+  query: QueryService | undefined;
   /** The services this process runs, by role. */
   running: Partial<Record<AnalyticsRole, Service>>;
   urls: Record<string, string>;
@@ -114,16 +119,21 @@ export async function createAnalytics(deps: AnalyticsDeps): Promise<Analytics> {
       extensions,
     });
   }
+  let query: QueryService | undefined;
   if (roles.has("query")) {
-    // Placeholder until the query service (src/cases/analytics/query) is wired here.
-    running.query = createService({
-      name: "analytics-query",
+    query = createQueryRole({
+      config,
+      shards,
+      bus: deps.bus,
+      ...(deps.queryCache ? { cache: deps.queryCache } : {}),
       logger: deps.logger,
       registry: deps.registry,
-      http: { host, port: config.ports.query },
+      clock,
+      host,
       admin,
       extensions,
     });
+    running.query = query.service;
   }
   const urls: Record<string, string> = {};
   let stopping: Promise<void> | undefined;
@@ -132,6 +142,7 @@ export async function createAnalytics(deps: AnalyticsDeps): Promise<Analytics> {
     publisher,
     processor,
     liveFeed,
+    query,
     running,
     urls,
     async listen() {

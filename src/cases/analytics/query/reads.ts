@@ -67,6 +67,8 @@ export interface AnalyticsReads {
   ): Promise<WindowView[] | undefined>;
   anomalies(q: { since: number; limit: number }): Promise<AnomalyView[]>;
   topMovers(q: { windowMs: number; limit: number }): Promise<TopMoversView>;
+  /** The event time of each symbol's newest stored trade (symbols never seen are left out). */
+  newestTrades(symbols: readonly string[]): Promise<Map<string, number>>;
 }
 
 const WINDOW_COLUMNS = [
@@ -216,6 +218,26 @@ export class ShardedReads implements AnalyticsReads {
       }))
       .sort((a, b) => b.at - a.at || a.symbol.localeCompare(b.symbol) || a.kind.localeCompare(b.kind))
       .slice(0, q.limit);
+  }
+
+  async newestTrades(symbols: readonly string[]): Promise<Map<string, number>> {
+    const byShard = new Map<number, string[]>();
+    for (const symbol of symbols) {
+      const shard = await this.#store.shardIndexOfSymbol(symbol);
+      if (shard === undefined) continue;
+      const list = byShard.get(shard);
+      if (list) list.push(symbol);
+      else byShard.set(shard, [symbol]);
+    }
+    const found = await Promise.all(
+      [...byShard].map(([shard, list]) =>
+        this.#store.shards[shard]!.db.selectFrom("latest_trades")
+          .select(["symbol", "ts"])
+          .where("symbol", "in", list)
+          .execute(),
+      ),
+    );
+    return new Map(found.flat().map((r) => [r.symbol, Number(r.ts)]));
   }
 
   async topMovers(q: { windowMs: number; limit: number }): Promise<TopMoversView> {
