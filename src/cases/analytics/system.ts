@@ -8,6 +8,7 @@ import { type Clock, systemClock } from "../../platform/time/index.ts";
 import type { AnalyticsConfig } from "./config.ts";
 import { TOPICS } from "./events.ts";
 import { createIngestService, LiveFeed, TradePublisher } from "./ingest/index.ts";
+import { type BatchMode, createBatchMode } from "./batch/index.ts";
 import { StreamProcessor } from "./processor/index.ts";
 import { createQueryRole, type QueryService } from "./query/index.ts";
 import { openShardedStore, type ShardedStore } from "./store/index.ts";
@@ -44,6 +45,8 @@ export interface Analytics {
   processor: StreamProcessor | undefined;
   liveFeed: LiveFeed | undefined;
   query: QueryService | undefined;
+  /** Batch mode's loader and recompute, in the processor role when `mode` is "batch". */
+  batch: BatchMode | undefined;
   /** The services this process runs, by role. */
   running: Partial<Record<AnalyticsRole, Service>>;
   urls: Record<string, string>;
@@ -119,6 +122,17 @@ export async function createAnalytics(deps: AnalyticsDeps): Promise<Analytics> {
       extensions,
     });
   }
+  let batch: BatchMode | undefined;
+  if (roles.has("processor") && config.mode === "batch") {
+    batch = await createBatchMode({
+      config,
+      bus: deps.bus,
+      shards,
+      openAuxStore: deps.openAuxStore,
+      clock,
+      logger: deps.logger,
+    });
+  }
   let query: QueryService | undefined;
   if (roles.has("query")) {
     query = createQueryRole({
@@ -143,11 +157,13 @@ export async function createAnalytics(deps: AnalyticsDeps): Promise<Analytics> {
     processor,
     liveFeed,
     query,
+    batch,
     running,
     urls,
     async listen() {
       for (const [role, service] of Object.entries(running)) urls[role] = await service.listen();
       await processor?.start();
+      batch?.start();
       liveFeed?.start();
       return urls;
     },
@@ -156,6 +172,7 @@ export async function createAnalytics(deps: AnalyticsDeps): Promise<Analytics> {
         await liveFeed?.stop();
         await Promise.all(Object.values(running).map((s) => s.stop()));
         await processor?.stop();
+        await batch?.stop();
       })();
       return stopping;
     },

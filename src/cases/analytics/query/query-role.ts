@@ -25,7 +25,8 @@ export interface QueryRoleDeps {
 
 /**
  * The query role as the config asks for it: in stream mode, cache-aside (if `cache.enabled`) invalidated by
- * window events; in batch mode, straight reads of the tables the recompute fills, no cache, no events.
+ * window events; in batch mode, straight reads of the tables the recompute fills, no cache. Both modes record
+ * freshness from the window events (the processor's, or the batch recompute's).
  */
 export function createQueryRole(deps: QueryRoleDeps): QueryService {
   const { config } = deps;
@@ -45,7 +46,7 @@ export function createQueryRole(deps: QueryRoleDeps): QueryService {
     config,
     reads: new ShardedReads(deps.shards),
     ...(cache ? { cache } : {}),
-    ...(streaming ? { bus: deps.bus } : {}),
+    bus: deps.bus,
     logger: deps.logger,
     registry: deps.registry,
     clock: deps.clock,
