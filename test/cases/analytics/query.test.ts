@@ -50,6 +50,8 @@ describe.each(targets.filter((t) => t.name === "sqlite" || redisUp))(
         sma: 102.5,
         ema: 102.75,
       });
+      // FX symbols of the feed carry "=" (EURUSD=X).
+      expect((await f.get("/symbols/EURUSD=X/latest")).status).toBe(404);
       const missing = await f.get("/symbols/NOPE/latest");
       expect(missing.status).toBe(404);
       expect(missing.contentType).toContain("application/problem+json");

@@ -21,7 +21,7 @@ export type WindowsUpdatedPayload = Static<typeof WindowsUpdated.schema>;
 /** Consumer group of the query services' cache invalidation. */
 export const QUERY_GROUP = "analytics-query";
 
-const SymbolName = Type.String({ minLength: 1, maxLength: 32, pattern: "^[A-Za-z0-9._/:-]+$" });
+const SymbolName = Type.String({ minLength: 1, maxLength: 32, pattern: "^[A-Za-z0-9._/:=-]+$" });
 const EpochMs = Type.Integer({ minimum: 0, maximum: 8.64e15 });
 const WindowMs = Type.Integer({ minimum: 1, maximum: 86_400_000 });
 
