@@ -1,4 +1,5 @@
 import { type Static, Type } from "@sinclair/typebox";
+import { AnalyticsConfigSchema } from "../cases/analytics/config.ts";
 import { BankingConfigSchema } from "../cases/banking/config.ts";
 import { CommerceConfigSchema } from "../cases/commerce/config.ts";
 import { type LoadConfigOptions, loadConfig, PlatformConfigSchema } from "../platform/config/index.ts";
@@ -14,6 +15,7 @@ export const AppConfigSchema = Type.Composite(
     Type.Object({
       commerce: CommerceConfigSchema,
       banking: BankingConfigSchema,
+      analytics: AnalyticsConfigSchema,
       resilience: Type.Record(Type.String(), DependencyPolicyConfigSchema, {
         default: {},
         description:

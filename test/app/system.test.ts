@@ -26,6 +26,7 @@ function config(env: Record<string, string>) {
       BULWARK_ADMIN_ENABLED: "true",
       BULWARK_ADMIN_TOKEN: token,
       BULWARK_COMMERCE_ENABLED: "false",
+      BULWARK_ANALYTICS_ENABLED: "false",
       ...env,
     },
   });
@@ -86,6 +87,9 @@ describe("system composition", () => {
       "banking-history",
       "banking-mobile",
       "banking-gateway",
+      "analytics-ingest",
+      "analytics-processor",
+      "analytics-query",
     ]);
     expect(specs.find((s) => s.name === "commerce-order")).toMatchObject({
       service: "order",

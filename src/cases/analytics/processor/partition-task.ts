@@ -1,0 +1,408 @@
+import type { Logger } from "pino";
+import type {
+  LogDriver,
+  PartitionReader,
+  PublishItem,
+  StoredMessage,
+} from "../../../platform/messaging/index.ts";
+import {
+  type Anomaly,
+  createEventBatch,
+  type Indicators,
+  KeyedWindowPipeline,
+  type KeyedWindowPipelineSnapshot,
+  tumbling,
+  type WindowResult,
+  watermarkToJson,
+} from "../../../platform/stream/index.ts";
+import type { Clock, TimerHandle } from "../../../platform/time/index.ts";
+import type { AnalyticsConfig } from "../config.ts";
+import { AnomalyDetected, TOPICS, WindowsUpdated } from "../events.ts";
+import { decodeTrades, type Instrument, toEventBatch } from "../feed/index.ts";
+import { emptyWrites, type ShardedStore, type ShardWrites, type WindowResultsTable } from "../store/index.ts";
+import type { CheckpointStore } from "./checkpoints.ts";
+
+/** What a checkpoint holds besides the offset: the operators' state and the listings of the symbols seen. */
+interface PartitionState {
+  pipeline: KeyedWindowPipelineSnapshot;
+  listings: [symbol: string, exchange: string, assetClass: string][];
+}
+
+export interface PartitionTaskOptions {
+  partition: number;
+  group: string;
+  owner: string;
+  config: AnalyticsConfig;
+  log: LogDriver;
+  checkpoints: CheckpointStore;
+  shards: ShardedStore;
+  clock: Clock;
+  logger: Logger;
+  /** Publishes window events and anomalies (the bus). */
+  publish(items: PublishItem[]): Promise<unknown>;
+  /** Messages per read. */
+  readBatch: number;
+  /** How long a read waits for data before the task ticks anyway (idle watermarks, checkpoints). */
+  idleTickMs: number;
+  onProcessed?(trades: number): void;
+  onCheckpoint?(ms: number, bytes: number): void;
+}
+
+interface PendingWindow {
+  row: WindowResultsTable;
+  shard: number;
+}
+
+/**
+ * One trade partition's processing unit: its own pipeline, restored from the partition's checkpoint, fed from
+ * the checkpoint's offset on. Results are upserted into the shards after every read; every checkpoint
+ * interval the state and the offset are saved in one statement, and only then is the log cursor committed,
+ * so the cursor never runs ahead of a checkpoint: after a crash, the replayed tail is skipped by offset or
+ * recomputed to the same rows.
+ */
+export class PartitionTask {
+  readonly partition: number;
+  readonly #o: PartitionTaskOptions;
+  readonly #pipeline: KeyedWindowPipeline;
+  readonly #listings = new Map<string, Instrument>();
+  #epoch = 0;
+  #offset = -1;
+  #committedOffset = -1;
+  #reader: PartitionReader | undefined;
+  #stopping = false;
+  #fenced = false;
+  #done: Promise<void> | undefined;
+  #lastCheckpointAt = 0;
+  #pendingWindows = new Map<string, PendingWindow>();
+  #writes = new Map<number, ShardWrites>();
+  #anomalies: PublishItem[] = [];
+  #changedSymbols = new Set<string>();
+  #maxClosedEnd = Number.NEGATIVE_INFINITY;
+  #batch = createEventBatch(1_024);
+  #wake: (() => void) | undefined;
+  #idleTimer: TimerHandle | undefined;
+
+  constructor(options: PartitionTaskOptions) {
+    this.partition = options.partition;
+    this.#o = options;
+    const w = options.config.windows;
+    this.#pipeline = new KeyedWindowPipeline({
+      windows: tumbling(w.sizeMs),
+      outOfOrdernessMs: w.outOfOrdernessMs,
+      allowedLatenessMs: w.allowedLatenessMs,
+      idleTimeoutMs: w.idleTimeoutMs,
+      clock: options.clock,
+      indicators: {
+        period: w.movingAverageWindows,
+        zScoreThreshold: w.zScoreThreshold,
+        volumeSpikeFactor: w.volumeSpikeFactor,
+      },
+      onResult: (r) => this.#onResult(r),
+      onIndicators: (i) => this.#onIndicators(i),
+      onAnomaly: (a) => this.#onAnomaly(a),
+    });
+  }
+
+  /** True once another member took the partition over (our checkpoint was refused). */
+  get fenced(): boolean {
+    return this.#fenced;
+  }
+
+  get offset(): number {
+    return this.#offset;
+  }
+
+  get watermark(): number {
+    return this.#pipeline.aggregator.watermark;
+  }
+
+  /** Claims the partition, restores its checkpoint, opens the log cursor and starts working. */
+  async start(): Promise<void> {
+    const o = this.#o;
+    const claimed = await o.checkpoints.claim(o.group, o.partition, o.owner, o.clock.now());
+    this.#epoch = claimed.epoch;
+    this.#offset = claimed.offset;
+    this.#committedOffset = claimed.offset;
+    if (claimed.state) {
+      const state = JSON.parse(claimed.state) as PartitionState;
+      this.#pipeline.restore(state.pipeline);
+      for (const [symbol, exchange, assetClass] of state.listings) {
+        this.#listings.set(symbol, { symbol, exchange, assetClass: assetClass as Instrument["assetClass"] });
+      }
+    }
+    this.#lastCheckpointAt = o.clock.now();
+    this.#reader = await o.log.openReader(TOPICS.trades, o.group, o.partition);
+    this.#done = this.#run();
+  }
+
+  /** Finishes the read in hand, flushes, checkpoints (unless fenced) and closes the cursor. */
+  async stop(options: { checkpoint?: boolean } = {}): Promise<void> {
+    this.#stopping = true;
+    this.#wake?.();
+    await this.#done?.catch(() => {});
+    try {
+      if (options.checkpoint !== false && !this.#fenced && this.#reader) {
+        await this.#flush();
+        await this.#checkpoint();
+      }
+    } finally {
+      await this.#reader?.close();
+    }
+  }
+
+  /** Resolves when the task's loop ends (stopped, fenced or failed). */
+  get done(): Promise<void> {
+    return this.#done ?? Promise.resolve();
+  }
+
+  async #run(): Promise<void> {
+    const o = this.#o;
+    const reader = this.#reader!;
+    let pending: Promise<StoredMessage[]> | undefined;
+    while (!this.#stopping && !this.#fenced) {
+      pending ??= reader.next(o.readBatch);
+      const messages = await Promise.race([pending, this.#idle()]);
+      this.#idleTimer?.cancel();
+      if (this.#stopping) break;
+      if (messages) {
+        pending = undefined;
+        this.#process(messages);
+      }
+      this.#pipeline.tick();
+      await this.#flush();
+      if (o.clock.now() - this.#lastCheckpointAt >= o.config.checkpointIntervalMs) {
+        // The cursor may only be committed for offsets of the batch in hand (JetStream acks that batch),
+        // so checkpoint before asking for the next one.
+        await this.#checkpoint();
+      }
+    }
+    // A read still in flight is abandoned with the cursor: its messages come again to the next reader.
+    void pending?.catch(() => {});
+  }
+
+  #idle(): Promise<undefined> {
+    return new Promise((resolve) => {
+      this.#idleTimer = this.#o.clock.setTimeout(() => resolve(undefined), this.#o.idleTickMs);
+      this.#wake = () => {
+        this.#idleTimer?.cancel();
+        resolve(undefined);
+      };
+    });
+  }
+
+  #process(messages: StoredMessage[]): void {
+    let trades = 0;
+    for (const message of messages) {
+      // Already in the restored state: a redelivery of what the last checkpoint covers.
+      if (message.offset <= this.#offset) continue;
+      const payload = (message.parsed ? message.payload : JSON.parse(message.data)) as { frame: string };
+      const frame = Buffer.from(payload.frame, "base64");
+      const batch = decodeTrades(new Uint8Array(frame.buffer, frame.byteOffset, frame.byteLength));
+      this.#latest(batch);
+      for (const instrument of batch.instruments) {
+        if (!this.#listings.has(instrument.symbol)) {
+          this.#listings.set(instrument.symbol, instrument);
+          this.#writesFor(instrument).symbols.push({
+            symbol: instrument.symbol,
+            exchange: instrument.exchange,
+            asset_class: instrument.assetClass,
+          });
+        }
+      }
+      if (this.#batch.key.length < batch.length) this.#batch = createEventBatch(batch.length);
+      const events = toEventBatch(batch, this.#pipeline.keys, this.#batch);
+      this.#pipeline.processBatch(0, events);
+      this.#offset = message.offset;
+      trades += batch.length;
+    }
+    if (trades > 0) this.#o.onProcessed?.(trades);
+  }
+
+  #latest(batch: ReturnType<typeof decodeTrades>): void {
+    const newest = new Int32Array(batch.instruments.length).fill(-1);
+    for (let i = 0; i < batch.length; i++) {
+      const k = batch.instrument[i]!;
+      const at = newest[k]!;
+      if (at < 0 || batch.ts[i]! >= batch.ts[at]!) newest[k] = i;
+    }
+    const now = this.#o.clock.now();
+    for (let k = 0; k < newest.length; k++) {
+      const i = newest[k]!;
+      if (i < 0) continue;
+      const instrument = batch.instruments[k]!;
+      this.#writesFor(instrument).latest.push({
+        symbol: instrument.symbol,
+        exchange: instrument.exchange,
+        asset_class: instrument.assetClass,
+        trade_id: batch.tradeId[i]!,
+        price: batch.price[i]!,
+        size: batch.size[i]!,
+        ts: batch.ts[i]!,
+        updated_at: now,
+      });
+    }
+  }
+
+  #writesFor(listing: { exchange: string; assetClass: string }): ShardWrites {
+    const shard = this.#o.shards.shardIndexOfListing(listing);
+    let writes = this.#writes.get(shard);
+    if (!writes) {
+      writes = emptyWrites();
+      this.#writes.set(shard, writes);
+    }
+    return writes;
+  }
+
+  #listingOf(key: number): Instrument {
+    const symbol = this.#pipeline.keys.keyOf(key);
+    const listing = this.#listings.get(symbol);
+    if (!listing) throw new Error(`no listing for ${symbol}`);
+    return listing;
+  }
+
+  #onResult(r: WindowResult): void {
+    const listing = this.#listingOf(r.key);
+    const row: WindowResultsTable = {
+      symbol: listing.symbol,
+      window_ms: this.#o.config.windows.sizeMs,
+      window_start: r.start,
+      window_end: r.end,
+      exchange: listing.exchange,
+      asset_class: listing.assetClass,
+      count: r.count,
+      volume: r.volume,
+      vwap: r.vwap,
+      open: r.open,
+      high: r.high,
+      low: r.low,
+      close: r.close,
+      sma: null,
+      ema: null,
+      revision: r.revision,
+      updated_at: this.#o.clock.now(),
+    };
+    this.#pendingWindows.set(`${r.key}:${r.start}`, {
+      row,
+      shard: this.#o.shards.shardIndexOfListing(listing),
+    });
+    this.#changedSymbols.add(listing.symbol);
+    if (r.end > this.#maxClosedEnd) this.#maxClosedEnd = r.end;
+  }
+
+  #onIndicators(i: Indicators): void {
+    const pending = this.#pendingWindows.get(`${i.key}:${i.start}`);
+    if (!pending) return;
+    pending.row.sma = i.sma;
+    pending.row.ema = i.ema;
+  }
+
+  #onAnomaly(a: Anomaly): void {
+    const listing = this.#listingOf(a.key);
+    const row = {
+      symbol: listing.symbol,
+      window_ms: this.#o.config.windows.sizeMs,
+      window_start: a.start,
+      kind: a.kind,
+      score: a.score,
+      value: a.value,
+      exchange: listing.exchange,
+      asset_class: listing.assetClass,
+      at: this.#o.clock.now(),
+    };
+    this.#writesFor(listing).anomalies.push(row);
+    this.#anomalies.push({
+      topic: TOPICS.anomalies,
+      key: listing.symbol,
+      event: AnomalyDetected.create({
+        symbol: row.symbol,
+        windowMs: row.window_ms,
+        windowStart: row.window_start,
+        kind: row.kind,
+        score: row.score,
+        value: row.value,
+        exchange: row.exchange,
+        assetClass: row.asset_class,
+        at: row.at,
+      }),
+      // Deterministic: a replay re-detecting the same anomaly is dropped by the broker's dedupe.
+      id: `anomaly-${row.symbol}-${row.window_ms}-${row.window_start}-${row.kind}`,
+    });
+  }
+
+  /** Upserts everything produced since the last flush, one transaction per shard, shards in parallel. */
+  async #flush(): Promise<void> {
+    for (const { row, shard } of this.#pendingWindows.values()) {
+      let writes = this.#writes.get(shard);
+      if (!writes) {
+        writes = emptyWrites();
+        this.#writes.set(shard, writes);
+      }
+      writes.windows.push(row);
+    }
+    this.#pendingWindows.clear();
+    if (this.#writes.size > 0) {
+      const writes = this.#writes;
+      this.#writes = new Map();
+      await this.#o.shards.writeAll(writes);
+    }
+    if (this.#anomalies.length > 0) {
+      const anomalies = this.#anomalies;
+      this.#anomalies = [];
+      await this.#o
+        .publish(anomalies)
+        .catch((err: unknown) =>
+          this.#o.logger.warn({ err }, "publishing anomalies failed; they are stored in the shards"),
+        );
+    }
+  }
+
+  async #checkpoint(): Promise<void> {
+    const o = this.#o;
+    const started = o.clock.now();
+    this.#lastCheckpointAt = started;
+    const state: PartitionState = {
+      pipeline: this.#pipeline.snapshot(),
+      listings: [...this.#listings.values()].map((l) => [l.symbol, l.exchange, l.assetClass]),
+    };
+    const text = JSON.stringify(state);
+    const saved = await o.checkpoints.save(
+      o.group,
+      o.partition,
+      this.#epoch,
+      this.#offset,
+      text,
+      o.clock.now(),
+    );
+    if (!saved) {
+      this.#fenced = true;
+      o.logger.warn(
+        { partition: o.partition },
+        "partition taken over by another processor; stopping it here",
+      );
+      return;
+    }
+    if (this.#offset > this.#committedOffset) {
+      await this.#reader!.commit(this.#offset);
+      this.#committedOffset = this.#offset;
+    }
+    o.onCheckpoint?.(o.clock.now() - started, text.length);
+    if (this.#changedSymbols.size > 0) {
+      const symbols = [...this.#changedSymbols];
+      this.#changedSymbols.clear();
+      await o
+        .publish([
+          {
+            topic: TOPICS.windowEvents,
+            key: `p${o.partition}`,
+            event: WindowsUpdated.create({
+              symbols,
+              windowEnd: this.#maxClosedEnd,
+              watermark: watermarkToJson(this.watermark) ?? 0,
+              at: o.clock.now(),
+            }),
+          },
+        ])
+        .catch((err: unknown) => o.logger.warn({ err }, "publishing window events failed"));
+    }
+  }
+}

@@ -1,0 +1,232 @@
+import type { Kysely } from "kysely";
+import { partitionOf } from "../../../platform/partitioning/index.ts";
+import type { Store } from "../../../platform/storage/index.ts";
+import type { AnalyticsConfig } from "../config.ts";
+import {
+  type AnomaliesTable,
+  type LatestTradesTable,
+  SHARD_NAMESPACE,
+  type ShardDb,
+  type SymbolsTable,
+  shardMigrations,
+  type WindowResultsTable,
+} from "./schema.ts";
+
+/** What one processor flush writes to one shard, in one transaction. */
+export interface ShardWrites {
+  symbols: SymbolsTable[];
+  windows: WindowResultsTable[];
+  latest: LatestTradesTable[];
+  anomalies: AnomaliesTable[];
+}
+
+export function emptyWrites(): ShardWrites {
+  return { symbols: [], windows: [], latest: [], anomalies: [] };
+}
+
+export interface ShardedStoreOptions {
+  shards: readonly Store[];
+  config: AnalyticsConfig["shards"];
+}
+
+/** Rows per INSERT: 17 columns × 400 stays under SQLite's 32 766 bound variables (and Postgres' 65 535). */
+const CHUNK = 400;
+
+/**
+ * The analytics results, spread over shards by exchange or asset class (`config.shards.by`): an explicit
+ * `map` entry first, else a stable FNV-1a hash. Every write is an upsert, so replaying a stream after a
+ * restart rewrites the same rows.
+ */
+export class ShardedStore {
+  readonly shards: readonly Store<ShardDb>[];
+  readonly by: "exchange" | "assetClass";
+  readonly #map: Readonly<Record<string, number>>;
+  readonly #bySymbol = new Map<string, number>();
+
+  constructor(options: ShardedStoreOptions) {
+    if (options.shards.length !== options.config.count) {
+      throw new Error(`expected ${options.config.count} shard stores, got ${options.shards.length}`);
+    }
+    for (const [value, index] of Object.entries(options.config.map)) {
+      if (index >= options.config.count) {
+        throw new Error(
+          `analytics.shards.map.${value} = ${index}, but there are only ${options.config.count} shards`,
+        );
+      }
+    }
+    this.shards = options.shards as Store<ShardDb>[];
+    this.by = options.config.by;
+    this.#map = options.config.map;
+  }
+
+  /** The shard of an exchange (or asset class, when sharding by class). */
+  shardIndexOf(exchangeOrClass: string): number {
+    return this.#map[exchangeOrClass] ?? partitionOf(exchangeOrClass, this.shards.length);
+  }
+
+  /** The shard of a listing, by whichever attribute the store shards on. */
+  shardIndexOfListing(listing: { exchange: string; assetClass: string }): number {
+    return this.shardIndexOf(this.by === "exchange" ? listing.exchange : listing.assetClass);
+  }
+
+  /** The shard holding a symbol's rows, from the `symbols` tables; undefined for a symbol never seen. */
+  async shardOfSymbol(symbol: string): Promise<Store<ShardDb> | undefined> {
+    const index = await this.shardIndexOfSymbol(symbol);
+    return index === undefined ? undefined : this.shards[index];
+  }
+
+  async shardIndexOfSymbol(symbol: string): Promise<number | undefined> {
+    const known = this.#bySymbol.get(symbol);
+    if (known !== undefined) return known;
+    const found = await Promise.all(
+      this.shards.map((s) =>
+        s.db
+          .selectFrom("symbols")
+          .select(["exchange", "asset_class"])
+          .where("symbol", "=", symbol)
+          .executeTakeFirst(),
+      ),
+    );
+    const row = found.find((r) => r !== undefined);
+    if (!row) return undefined;
+    const index = this.shardIndexOfListing({ exchange: row.exchange, assetClass: row.asset_class });
+    this.#bySymbol.set(symbol, index);
+    return index;
+  }
+
+  /** Writes one shard's rows in one transaction. Rows with the same key keep the last one. */
+  async write(shard: number, writes: ShardWrites): Promise<void> {
+    const store = this.shards[shard];
+    if (!store) throw new Error(`no shard ${shard}`);
+    const symbols = lastByKey(writes.symbols, (r) => r.symbol);
+    const windows = lastByKey(
+      writes.windows,
+      (r) => `${r.symbol}\u0000${r.window_ms}\u0000${r.window_start}`,
+    );
+    const latest = newestBySymbol(writes.latest);
+    const anomalies = lastByKey(
+      writes.anomalies,
+      (r) => `${r.symbol}\u0000${r.window_ms}\u0000${r.window_start}\u0000${r.kind}`,
+    );
+    if (symbols.length + windows.length + latest.length + anomalies.length === 0) return;
+    await store.db.transaction().execute(async (trx) => {
+      for (const rows of chunks(symbols)) await upsertSymbols(trx, rows);
+      for (const rows of chunks(windows)) await upsertWindows(trx, rows);
+      for (const rows of chunks(latest)) await upsertLatest(trx, rows);
+      for (const rows of chunks(anomalies)) await upsertAnomalies(trx, rows);
+    });
+    for (const s of symbols) this.#bySymbol.set(s.symbol, shard);
+  }
+
+  /** Writes every shard's rows, the shards in parallel. */
+  async writeAll(byShard: ReadonlyMap<number, ShardWrites>): Promise<void> {
+    await Promise.all([...byShard].map(([shard, writes]) => this.write(shard, writes)));
+  }
+}
+
+/** Opens (through `open`, e.g. the runtime's openAuxStore) and migrates `analytics_shard_<i>` for every shard. */
+export async function openShardedStore(options: {
+  config: AnalyticsConfig["shards"];
+  open: (name: string) => Promise<Store>;
+}): Promise<ShardedStore> {
+  const shards: Store[] = [];
+  for (let i = 0; i < options.config.count; i++) {
+    const store = await options.open(`analytics_shard_${i}`);
+    await store.migrate(SHARD_NAMESPACE, shardMigrations);
+    shards.push(store);
+  }
+  return new ShardedStore({ shards, config: options.config });
+}
+
+function* chunks<T>(rows: readonly T[]): Generator<T[]> {
+  for (let i = 0; i < rows.length; i += CHUNK) yield rows.slice(i, i + CHUNK);
+}
+
+function lastByKey<T>(rows: readonly T[], key: (row: T) => string): T[] {
+  if (rows.length < 2) return [...rows];
+  const byKey = new Map<string, T>();
+  for (const row of rows) byKey.set(key(row), row);
+  return [...byKey.values()];
+}
+
+function newestBySymbol(rows: readonly LatestTradesTable[]): LatestTradesTable[] {
+  const bySymbol = new Map<string, LatestTradesTable>();
+  for (const row of rows) {
+    const seen = bySymbol.get(row.symbol);
+    if (!seen || row.ts >= seen.ts) bySymbol.set(row.symbol, row);
+  }
+  return [...bySymbol.values()];
+}
+
+type Trx = Kysely<ShardDb>;
+
+async function upsertSymbols(trx: Trx, rows: SymbolsTable[]): Promise<void> {
+  await trx
+    .insertInto("symbols")
+    .values(rows)
+    .onConflict((oc) => oc.column("symbol").doNothing())
+    .execute();
+}
+
+async function upsertWindows(trx: Trx, rows: WindowResultsTable[]): Promise<void> {
+  await trx
+    .insertInto("window_results")
+    .values(rows)
+    .onConflict((oc) =>
+      oc.columns(["symbol", "window_ms", "window_start"]).doUpdateSet((eb) => ({
+        window_end: eb.ref("excluded.window_end"),
+        exchange: eb.ref("excluded.exchange"),
+        asset_class: eb.ref("excluded.asset_class"),
+        count: eb.ref("excluded.count"),
+        volume: eb.ref("excluded.volume"),
+        vwap: eb.ref("excluded.vwap"),
+        open: eb.ref("excluded.open"),
+        high: eb.ref("excluded.high"),
+        low: eb.ref("excluded.low"),
+        close: eb.ref("excluded.close"),
+        sma: eb.ref("excluded.sma"),
+        ema: eb.ref("excluded.ema"),
+        revision: eb.ref("excluded.revision"),
+        updated_at: eb.ref("excluded.updated_at"),
+      })),
+    )
+    .execute();
+}
+
+async function upsertLatest(trx: Trx, rows: LatestTradesTable[]): Promise<void> {
+  await trx
+    .insertInto("latest_trades")
+    .values(rows)
+    .onConflict((oc) =>
+      oc
+        .column("symbol")
+        .doUpdateSet((eb) => ({
+          exchange: eb.ref("excluded.exchange"),
+          asset_class: eb.ref("excluded.asset_class"),
+          trade_id: eb.ref("excluded.trade_id"),
+          price: eb.ref("excluded.price"),
+          size: eb.ref("excluded.size"),
+          ts: eb.ref("excluded.ts"),
+          updated_at: eb.ref("excluded.updated_at"),
+        }))
+        // The latest trade by event time: a late or replayed trade never replaces a newer one.
+        .where((eb) => eb("latest_trades.ts", "<=", eb.ref("excluded.ts"))),
+    )
+    .execute();
+}
+
+async function upsertAnomalies(trx: Trx, rows: AnomaliesTable[]): Promise<void> {
+  await trx
+    .insertInto("anomalies")
+    .values(rows)
+    .onConflict((oc) =>
+      oc.columns(["symbol", "window_ms", "window_start", "kind"]).doUpdateSet((eb) => ({
+        score: eb.ref("excluded.score"),
+        value: eb.ref("excluded.value"),
+        exchange: eb.ref("excluded.exchange"),
+        asset_class: eb.ref("excluded.asset_class"),
+        at: eb.ref("excluded.at"),
+      })),
+    )
+    .execute();
+}

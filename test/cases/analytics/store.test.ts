@@ -1,0 +1,129 @@
+import { afterAll, describe, expect, it } from "vitest";
+import {
+  emptyWrites,
+  openShardedStore,
+  ShardedStore,
+  type WindowResultsTable,
+} from "../../../src/cases/analytics/store/index.ts";
+import { partitionOf } from "../../../src/platform/partitioning/index.ts";
+import type { Store } from "../../../src/platform/storage/index.ts";
+import { type StoreTarget, storeTargets } from "../../support/stores.ts";
+
+const targets = await storeTargets();
+const opened: Store[] = [];
+afterAll(async () => {
+  for (const s of opened.splice(0)) await s.close();
+  for (const t of targets) await t.cleanup();
+});
+
+const open = (target: StoreTarget) => async () => {
+  const store = await target.open();
+  opened.push(store);
+  return store;
+};
+
+const windowRow = (over: Partial<WindowResultsTable> = {}): WindowResultsTable => ({
+  symbol: "ACME",
+  window_ms: 1_000,
+  window_start: 5_000,
+  window_end: 6_000,
+  exchange: "XNYS",
+  asset_class: "equity",
+  count: 3,
+  volume: 30,
+  vwap: 101.5,
+  open: 100,
+  high: 103,
+  low: 99,
+  close: 102,
+  sma: null,
+  ema: null,
+  revision: 0,
+  updated_at: 1,
+  ...over,
+});
+
+describe.each(targets)("analytics sharded store ($name)", (target) => {
+  it("routes by the explicit map first, else a stable hash, and finds a symbol's shard from its symbols table", async () => {
+    const shards = await openShardedStore({
+      config: { by: "exchange", count: 3, map: { XNYS: 2 } },
+      open: open(target),
+    });
+    expect(shards.shardIndexOf("XNYS")).toBe(2);
+    expect(shards.shardIndexOf("XLON")).toBe(partitionOf("XLON", 3));
+    expect(shards.shardIndexOfListing({ exchange: "XNYS", assetClass: "equity" })).toBe(2);
+    const writes = emptyWrites();
+    writes.symbols.push({ symbol: "ACME", exchange: "XNYS", asset_class: "equity" });
+    await shards.write(2, writes);
+    expect(await shards.shardOfSymbol("ACME")).toBe(shards.shards[2]);
+    // Another process knows nothing yet: it finds the symbol through the shards' symbols tables.
+    const other = new ShardedStore({
+      shards: shards.shards,
+      config: { by: "exchange", count: 3, map: { XNYS: 2 } },
+    });
+    expect(await other.shardIndexOfSymbol("ACME")).toBe(2);
+    expect(await shards.shardOfSymbol("NOPE")).toBeUndefined();
+    const byClass = await openShardedStore({
+      config: { by: "assetClass", count: 2, map: {} },
+      open: open(target),
+    });
+    expect(byClass.shardIndexOfListing({ exchange: "XNYS", assetClass: "crypto" })).toBe(
+      partitionOf("crypto", 2),
+    );
+    await expect(
+      openShardedStore({ config: { by: "exchange", count: 2, map: { XNYS: 5 } }, open: open(target) }),
+    ).rejects.toThrow(/only 2 shards/);
+  });
+
+  it("upserts: a replay rewrites the same rows, a re-fired window replaces its row, an older trade never replaces the latest", async () => {
+    const shards = await openShardedStore({
+      config: { by: "exchange", count: 1, map: {} },
+      open: open(target),
+    });
+    const writes = emptyWrites();
+    writes.windows.push(windowRow(), windowRow({ window_start: 6_000, window_end: 7_000 }));
+    writes.latest.push({
+      symbol: "ACME",
+      exchange: "XNYS",
+      asset_class: "equity",
+      trade_id: 7,
+      price: 102,
+      size: 1,
+      ts: 5_900,
+      updated_at: 1,
+    });
+    writes.anomalies.push({
+      symbol: "ACME",
+      window_ms: 1_000,
+      window_start: 5_000,
+      kind: "volume-spike",
+      score: 6,
+      value: 30,
+      exchange: "XNYS",
+      asset_class: "equity",
+      at: 1,
+    });
+    await shards.write(0, writes);
+    await shards.write(0, writes);
+    const db = shards.shards[0]!.db;
+    expect(await db.selectFrom("window_results").select("symbol").execute()).toHaveLength(2);
+    expect(await db.selectFrom("anomalies").select("symbol").execute()).toHaveLength(1);
+
+    const again = emptyWrites();
+    again.windows.push(windowRow({ count: 4, volume: 40, vwap: 101.25, revision: 1 }));
+    again.latest.push({ ...writes.latest[0]!, trade_id: 6, price: 90, ts: 5_800 });
+    await shards.write(0, again);
+    const row = await db
+      .selectFrom("window_results")
+      .selectAll()
+      .where("window_start", "=", 5_000)
+      .executeTakeFirstOrThrow();
+    expect({ count: Number(row.count), vwap: row.vwap, revision: row.revision }).toEqual({
+      count: 4,
+      vwap: 101.25,
+      revision: 1,
+    });
+    const latest = await db.selectFrom("latest_trades").selectAll().executeTakeFirstOrThrow();
+    expect({ trade_id: Number(latest.trade_id), price: latest.price }).toEqual({ trade_id: 7, price: 102 });
+  });
+});
