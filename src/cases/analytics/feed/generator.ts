@@ -1,5 +1,5 @@
+import { Prng } from "../../../platform/random/index.ts";
 import { feedOptionError } from "./errors.ts";
-import { Prng } from "./prng.ts";
 import { createTradeBatch, type TradeBatch } from "./trade.ts";
 import { createUniverse, type Listing } from "./universe.ts";
 import { ZipfSampler } from "./zipf.ts";

@@ -8,7 +8,6 @@ export {
   type FeedOptions,
   type FeedStats,
 } from "./generator.ts";
-export { Prng } from "./prng.ts";
 export {
   ASSET_CLASSES,
   type AssetClass,

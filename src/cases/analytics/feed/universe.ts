@@ -1,4 +1,4 @@
-import { Prng } from "./prng.ts";
+import { Prng } from "../../../platform/random/index.ts";
 import type { AssetClass, Instrument } from "./trade.ts";
 
 /** An instrument with the parameters of its price process. */
