@@ -2,6 +2,7 @@ import { type Clock, systemClock } from "../time/index.ts";
 import { Call, type DeadlineSource } from "./call.ts";
 import { TimeoutError } from "./errors.ts";
 import { Listeners } from "./listeners.ts";
+import { observe } from "./observe.ts";
 import { type Next, type Operation, preRejected, StagePolicy } from "./policy.ts";
 import { TimerWheel, type WheelEntry } from "./timer-wheel.ts";
 
@@ -41,14 +42,6 @@ class TimedCall extends Call implements WheelEntry, DeadlineSource {
     this.timer = this;
   }
 
-  readonly finish = (): void => {
-    this.done = true;
-  };
-  readonly fail = (): void => {
-    this.done = true;
-    this.policy.failures++;
-  };
-
   expiresAt(): number {
     return this.policy.wheel.deadlineOf(this);
   }
@@ -63,6 +56,14 @@ class TimedCall extends Call implements WheelEntry, DeadlineSource {
     if (this.reject !== undefined) this.reject(error);
   }
 }
+
+const finish = (attempt: TimedCall): void => {
+  attempt.done = true;
+};
+const fail = (attempt: TimedCall): void => {
+  attempt.done = true;
+  attempt.policy.failures++;
+};
 
 /**
  * A per-attempt deadline. Registering costs one push onto the shared wheel; success neither clears a
@@ -112,7 +113,7 @@ export class TimeoutPolicy extends StagePolicy {
     if (this.strategy === "cooperative") {
       // Observe and pass the outcome through (as cockatiel's and Polly's cooperative timeouts do): no
       // hop, no rethrow. A callee honouring its signal rejects with `signal.reason`, the TimeoutError.
-      inner.then(attempt.finish, attempt.fail);
+      observe(inner, finish, fail, attempt);
       return inner;
     }
     return new Promise<T>((resolve, reject) => {
@@ -123,7 +124,7 @@ export class TimeoutPolicy extends StagePolicy {
           resolve(v);
         },
         (e) => {
-          attempt.fail();
+          fail(attempt);
           reject(e);
         },
       );

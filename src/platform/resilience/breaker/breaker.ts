@@ -3,6 +3,7 @@ import type { Call, CallContext } from "../call.ts";
 import { CoarseClock } from "../coarse-clock.ts";
 import { BrokenCircuitError, isFailFastRejection, ResilienceConfigError } from "../errors.ts";
 import { Listeners } from "../listeners.ts";
+import { observe } from "../observe.ts";
 import { type Next, type Operation, preRejected, StagePolicy } from "../policy.ts";
 import { ConsecutiveWindow, CountWindow, type OutcomeWindow, TimeWindow } from "./window.ts";
 
@@ -152,7 +153,7 @@ export class CircuitBreakerPolicy extends StagePolicy {
     if (this.#state !== CLOSED) return this.#runGuarded(fn, call, next);
     const inner = next.run(fn, call);
     if (this.#slowMs === Number.POSITIVE_INFINITY) {
-      inner.then(this.#closedOk, this.#closedErr);
+      observe(inner, closedOk, closedErr, this);
       return inner;
     }
     const started = this.#coarse.now();
@@ -166,14 +167,14 @@ export class CircuitBreakerPolicy extends StagePolicy {
     return inner;
   }
 
-  // Prebound so the closed, unmeasured path allocates no closure per call.
-  readonly #closedOk = (): void => {
+  /** The closed, unmeasured path's outcomes (module functions, so that path allocates no closure per call). */
+  closedOk(): void {
     this.#closedOutcome(false, false);
-  };
-  readonly #closedErr = (e: unknown): void => {
+  }
+  closedErr(e: unknown): void {
     this.failures++;
     if (this.#isFailure(e)) this.#closedOutcome(true, false);
-  };
+  }
 
   /**
    * An outcome of a call admitted while closed. It only feeds the window if the circuit is still closed:
@@ -249,6 +250,9 @@ export class CircuitBreakerPolicy extends StagePolicy {
     }
   }
 }
+
+const closedOk = (breaker: CircuitBreakerPolicy): void => breaker.closedOk();
+const closedErr = (breaker: CircuitBreakerPolicy, e: unknown): void => breaker.closedErr(e);
 
 export function circuitBreaker(options: CircuitBreakerOptions = {}): CircuitBreakerPolicy {
   return new CircuitBreakerPolicy(options);

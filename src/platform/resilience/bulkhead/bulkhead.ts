@@ -2,6 +2,7 @@ import { type Clock, systemClock } from "../../time/index.ts";
 import type { Call } from "../call.ts";
 import { CoarseClock } from "../coarse-clock.ts";
 import { BulkheadRejectedError, ResilienceConfigError } from "../errors.ts";
+import { observe } from "../observe.ts";
 import { type Next, type Operation, preRejected, StagePolicy } from "../policy.ts";
 import { TimerWheel, type WheelEntry } from "../timer-wheel.ts";
 import { AimdLimit, type AimdOptions } from "./aimd.ts";
@@ -132,7 +133,7 @@ export class BulkheadPolicy extends StagePolicy {
     this.#active++;
     const inner = next.run(fn, call);
     if (this.adaptive === undefined) {
-      inner.then(this.#releaseOk, this.#releaseErr);
+      observe(inner, releaseOk, releaseErr, this);
       return inner;
     }
     const aimd = this.adaptive;
@@ -153,11 +154,11 @@ export class BulkheadPolicy extends StagePolicy {
     return inner;
   }
 
-  readonly #releaseOk = (): void => this.#release();
-  readonly #releaseErr = (): void => {
-    this.failures++;
+  /** Frees the slot of a call that finished; `failed` counts it. */
+  release(failed: boolean): void {
+    if (failed) this.failures++;
     this.#release();
-  };
+  }
 
   #release(): void {
     this.#active--;
@@ -206,6 +207,9 @@ export class BulkheadPolicy extends StagePolicy {
     });
   }
 }
+
+const releaseOk = (bulkhead: BulkheadPolicy): void => bulkhead.release(false);
+const releaseErr = (bulkhead: BulkheadPolicy): void => bulkhead.release(true);
 
 export function bulkhead(
   maxConcurrent: number,
