@@ -22,26 +22,40 @@ export interface DeadlineSource {
   expiresAt(): number;
 }
 
+/** The rarely needed part of a call: the caller's own signal and deadline, and this call's abort state. */
+class CallExtras {
+  external: AbortSignal | undefined = undefined;
+  externalDeadline = Number.POSITIVE_INFINITY;
+  controller: AbortController | undefined = undefined;
+  signal: AbortSignal | undefined = undefined;
+  aborted = false;
+  reason: unknown = undefined;
+}
+
 /**
- * The per-call state threaded through a policy stack. Kept cheap on purpose: the AbortController is
- * created only if somebody reads `signal`, and a timeout computes `deadline` only if somebody reads it.
+ * The per-call state threaded through a policy stack. Kept small and cheap on purpose: a call on the success
+ * path is four fields; the caller's signal and deadline, the AbortController (created only if somebody reads
+ * `signal`) and the abort state live in a side object made only when needed.
  */
 export class Call implements CallContext {
   attempt: number;
   timer: DeadlineSource | undefined = undefined;
-  #parent: Call | undefined;
-  #external: AbortSignal | undefined;
-  #externalDeadline: number;
-  #controller: AbortController | undefined = undefined;
-  #signal: AbortSignal | undefined = undefined;
-  #aborted = false;
-  #reason: unknown = undefined;
+  readonly parent: Call | undefined;
+  #extras: CallExtras | undefined = undefined;
 
   constructor(parent?: Call, external?: AbortSignal, deadline = Number.POSITIVE_INFINITY) {
-    this.#parent = parent;
-    this.#external = external;
-    this.#externalDeadline = deadline;
+    this.parent = parent;
     this.attempt = parent === undefined ? 1 : parent.attempt;
+    if (external !== undefined || deadline !== Number.POSITIVE_INFINITY) {
+      const extras = this.#more();
+      extras.external = external;
+      extras.externalDeadline = deadline;
+    }
+  }
+
+  #more(): CallExtras {
+    this.#extras ??= new CallExtras();
+    return this.#extras;
   }
 
   /** Wraps what the caller passed: a child of a Call, or a root carrying the caller's signal and deadline. */
@@ -52,9 +66,9 @@ export class Call implements CallContext {
   }
 
   get deadline(): number {
-    let d = this.#externalDeadline;
+    let d = this.#extras?.externalDeadline ?? Number.POSITIVE_INFINITY;
     if (this.timer !== undefined) d = Math.min(d, this.timer.expiresAt());
-    if (this.#parent !== undefined) d = Math.min(d, this.#parent.deadline);
+    if (this.parent !== undefined) d = Math.min(d, this.parent.deadline);
     return d;
   }
 
@@ -62,39 +76,43 @@ export class Call implements CallContext {
   get bounded(): boolean {
     return (
       this.timer !== undefined ||
-      this.#externalDeadline !== Number.POSITIVE_INFINITY ||
-      this.#parent?.bounded === true
+      (this.#extras !== undefined && this.#extras.externalDeadline !== Number.POSITIVE_INFINITY) ||
+      this.parent?.bounded === true
     );
   }
 
   get signal(): AbortSignal {
-    if (this.#signal === undefined) {
-      this.#controller = new AbortController();
-      if (this.#aborted) this.#controller.abort(this.#reason);
-      const outer = this.#parent !== undefined ? this.#parent.signal : this.#external;
-      this.#signal =
-        outer === undefined ? this.#controller.signal : AbortSignal.any([outer, this.#controller.signal]);
+    const extras = this.#more();
+    if (extras.signal === undefined) {
+      const controller = new AbortController();
+      extras.controller = controller;
+      if (extras.aborted) controller.abort(extras.reason);
+      const outer = this.parent !== undefined ? this.parent.signal : extras.external;
+      extras.signal = outer === undefined ? controller.signal : AbortSignal.any([outer, controller.signal]);
     }
-    return this.#signal;
+    return extras.signal;
   }
 
   /** True once this call or any call it descends from was aborted; reads no signal, so it allocates nothing. */
   get aborted(): boolean {
-    if (this.#aborted) return true;
-    if (this.#parent !== undefined) return this.#parent.aborted;
-    return this.#external?.aborted === true;
+    const extras = this.#extras;
+    if (extras?.aborted) return true;
+    if (this.parent !== undefined) return this.parent.aborted;
+    return extras?.external?.aborted === true;
   }
 
   get reason(): unknown {
-    if (this.#aborted) return this.#reason;
-    if (this.#parent !== undefined) return this.#parent.reason;
-    return this.#external?.reason;
+    const extras = this.#extras;
+    if (extras?.aborted) return extras.reason;
+    if (this.parent !== undefined) return this.parent.reason;
+    return extras?.external?.reason;
   }
 
   abort(reason: unknown): void {
-    if (this.#aborted) return;
-    this.#aborted = true;
-    this.#reason = reason;
-    this.#controller?.abort(reason);
+    const extras = this.#more();
+    if (extras.aborted) return;
+    extras.aborted = true;
+    extras.reason = reason;
+    extras.controller?.abort(reason);
   }
 }
