@@ -58,7 +58,10 @@ class Observers {
       this.ok2 = ok;
       this.err2 = err;
       this.arg2 = arg;
-    } else (this.more ??= []).push([ok, err, arg]);
+    } else {
+      this.more ??= [];
+      this.more.push([ok, err, arg]);
+    }
   }
 
   readonly onOk = (): void => {
