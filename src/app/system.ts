@@ -43,7 +43,10 @@ export async function startSystem(
       if (!kase.enabled(config) || wanted.length === 0) continue;
       const started = await kase.start(rt, wanted);
       stops.push(() => started.stop());
-      Object.assign(urls, started.urls);
+      // Named like the roles (`commerce:gateway`, `banking:gateway`), so two cases' services never collide.
+      for (const [service, url] of Object.entries(started.urls)) {
+        urls[service.startsWith(`${kase.name}:`) ? service : `${kase.name}:${service}`] = url;
+      }
       services.push(...started.services);
     }
   } catch (err) {

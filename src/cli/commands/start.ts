@@ -31,14 +31,14 @@ const command: CliCommand = {
     stopOnSignals(() => system.stop(), logger);
     const lines = [
       `Bulwark is up (profile: ${config.profile})`,
-      ...Object.entries(system.urls).map(([name, url]) => `  ${name.padEnd(10)} ${url}`),
-      `  probes     ${system.urls.console}/health/ready  ${system.urls.console}/metrics`,
+      ...Object.entries(system.urls).map(([name, url]) => `  ${name.padEnd(20)} ${url}`),
+      `  ${"probes".padEnd(20)} ${system.urls.console}/health/ready  ${system.urls.console}/metrics`,
     ];
     if (config.admin.enabled) {
       lines.push(
         generatedToken
-          ? `  admin      enabled; generated token (set BULWARK_ADMIN_TOKEN to choose one): ${generatedToken}`
-          : "  admin      enabled with the token from BULWARK_ADMIN_TOKEN",
+          ? `  ${"admin".padEnd(20)} enabled; generated token (set BULWARK_ADMIN_TOKEN to choose one): ${generatedToken}`
+          : `  ${"admin".padEnd(20)} enabled with the token from BULWARK_ADMIN_TOKEN`,
       );
     }
     lines.push("Press Ctrl-C to stop.");
