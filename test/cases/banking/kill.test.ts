@@ -78,6 +78,9 @@ describe.each(profiles.filter((p) => p.run))("banking kill test under bulwark up
       BULWARK_COMMERCE_ENABLED: "false",
       BULWARK_HTTP_PORT: String(consolePort),
       BULWARK_AUTH_SERVICE_KEYS: SERVICE_KEY,
+      // Half the clients go through the gateway; its per-client limit is not what this test is about.
+      BULWARK_BANKING_RATE_LIMIT_PER_SECOND: "100000",
+      BULWARK_BANKING_RATE_LIMIT_BURST: "100000",
       ...Object.fromEntries(
         BANKING_ROLES.map((r) => [`BULWARK_BANKING_PORTS_${r.toUpperCase()}`, String(portOf[r])]),
       ),
@@ -186,7 +189,10 @@ describe.each(profiles.filter((p) => p.run))("banking kill test under bulwark up
     const random = seededRandom(7);
     let running = true;
     let sent = 0;
+    const throughGateway = new Set<string>();
     const client = async (worker: number) => {
+      // Odd workers send through the edge gateway (which retries a keyed POST), even ones straight to accounts.
+      const viaGateway = worker % 2 === 1;
       const customers = Object.keys(DEMO) as Customer[];
       while (running) {
         const who = customers[(worker + sent) % customers.length]!;
@@ -201,21 +207,25 @@ describe.each(profiles.filter((p) => p.run))("banking kill test under bulwark up
         for (;;) {
           attempts.total++;
           try {
-            const res = await fetch(`${base("accounts")}/transfers`, {
-              method: "POST",
-              headers: {
-                "content-type": "application/json",
-                authorization: `Bearer ${await tokenOf(who)}`,
-                "idempotency-key": key,
+            const res = await fetch(
+              viaGateway ? `${base("gateway")}/api/transfers` : `${base("accounts")}/transfers`,
+              {
+                method: "POST",
+                headers: {
+                  "content-type": "application/json",
+                  authorization: `Bearer ${await tokenOf(who)}`,
+                  "idempotency-key": key,
+                },
+                body,
+                signal: AbortSignal.timeout(5_000),
               },
-              body,
-              signal: AbortSignal.timeout(5_000),
-            });
+            );
             if (res.status === 201) {
               acknowledged.set(key, {
                 transferId: ((await res.json()) as { transferId: string }).transferId,
                 who,
               });
+              if (viaGateway) throughGateway.add(key);
               break;
             }
             if (res.status === 422) {
@@ -268,7 +278,8 @@ describe.each(profiles.filter((p) => p.run))("banking kill test under bulwark up
 
     console.log(
       `${profile}: restart → ready (ms): ${restarts.map((r) => `${r.role} ${r.readyMs}`).join(", ")}; ` +
-        `max ${Math.max(...restarts.map((r) => r.readyMs))}; ${acknowledged.size} transfers acknowledged, ` +
+        `max ${Math.max(...restarts.map((r) => r.readyMs))}; ${acknowledged.size} transfers acknowledged ` +
+        `(${throughGateway.size} through the gateway), ` +
         `${refused.size} refused (funds), ${attempts.failed}/${attempts.total} attempts failed and were retried; ` +
         `load average ${loadavg()[0]!.toFixed(1)} on ${availableParallelism()} cores`,
     );
@@ -279,6 +290,7 @@ describe.each(profiles.filter((p) => p.run))("banking kill test under bulwark up
     );
     for (const r of restarts) expect(r.readyMs, `${r.role} ready again`).toBeLessThan(2 * READY_WITHIN_MS);
     expect(acknowledged.size).toBeGreaterThan(20);
+    expect(throughGateway.size).toBeGreaterThan(5);
 
     // Every acknowledged transfer is in the ledger exactly once, under its key; a refused one is not at all.
     const config = loadAppConfig({ env });
