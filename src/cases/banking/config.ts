@@ -36,7 +36,7 @@ export const BankingConfigSchema = Section({
   }),
   authCheckTimeoutMs: Type.Integer({
     minimum: 5,
-    default: 100,
+    default: 50,
     description:
       "deadline of one online token check against auth before the caller verifies the token locally; tight because it sits on every request's path",
   }),

@@ -185,6 +185,14 @@ describe.each(targets)("banking accounts on $name", (target) => {
       amountCents: 1.5,
     });
     expect(fractional.status).toBe(400);
+    const control = await h.transfer(aliceToken, {
+      fromAccountId: "alice-1",
+      toAccountId: "bob-1",
+      amountCents: 1,
+      reference: "line\nbreak",
+    });
+    expect(control.status).toBe(400);
+    expect(((await control.json()) as Problem).errors?.[0]?.field).toBe("body.reference");
     const check = await checkBanking(h.store);
     expect(check.transfers).toBe(0);
     expect(await balanceOf(h, "alice-1")).toBe(10_000);

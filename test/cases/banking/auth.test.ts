@@ -1,6 +1,10 @@
 import { createLocalJWKSet, decodeJwt, exportJWK, generateKeyPair, jwtVerify } from "jose";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
-import { TOKEN_AUDIENCE, TOKEN_ISSUER } from "../../../src/cases/banking/auth/auth-service.ts";
+import {
+  REVOCATION_FEED_OVERLAP_MS,
+  TOKEN_AUDIENCE,
+  TOKEN_ISSUER,
+} from "../../../src/cases/banking/auth/auth-service.ts";
 import { FakeClock } from "../../../src/platform/time/index.ts";
 import { storeTargets } from "../../support/stores.ts";
 import { ADMIN_TOKEN, bankingHarness, post, SERVICE_KEY } from "./system-harness.ts";
@@ -86,8 +90,14 @@ describe.each(targets)("banking auth on $name", (target) => {
       asOf: number;
     };
     expect(feed.jtis).toEqual([jti]);
-    expect(feed.asOf).toBeGreaterThanOrEqual(since);
-    const later = (await (await fetch(`${h.urls.auth}/revocations?since=${feed.asOf + 1}`)).json()) as {
+    // asOf lags by the overlap, so polling on from it sees a just-committed revocation again, never misses it.
+    expect(feed.asOf).toBeLessThanOrEqual(Date.now() - REVOCATION_FEED_OVERLAP_MS);
+    expect(feed.asOf).toBeGreaterThanOrEqual(since - REVOCATION_FEED_OVERLAP_MS);
+    const next = (await (await fetch(`${h.urls.auth}/revocations?since=${feed.asOf}`)).json()) as {
+      jtis: string[];
+    };
+    expect(next.jtis).toEqual([jti]);
+    const later = (await (await fetch(`${h.urls.auth}/revocations?since=${Date.now() + 1_000}`)).json()) as {
       jtis: string[];
     };
     expect(later.jtis).toEqual([]);

@@ -141,7 +141,7 @@ describe("outgoing calls", () => {
     const target = await standIn();
     target.status = 500;
     const calls = callsTo(target, bankingConfig({ retryBudget: true }));
-    for (let i = 0; i < 5; i++) await calls.call("history", { path: "/f", method: "POST" }).catch(() => {});
+    for (let i = 0; i < 10; i++) await calls.call("history", { path: "/f", method: "POST" }).catch(() => {});
     const before = target.seen.length;
     const err = await calls.call("history", { path: "/f", method: "POST" }).catch((e) => e);
     expect(isBrokenCircuitError(err)).toBe(true);

@@ -110,4 +110,32 @@ describe.each(targets)("per-client rate limit at the gateway on $name", (target)
     });
     expect(res.status).toBe(200);
   });
+
+  it("lets requests through when the limiter's Redis is unreachable (fails open, no 500s)", async () => {
+    if (target.name !== "postgres") return;
+    // A real client to a port nobody listens on: every command fails at once.
+    const dead = new Redis("redis://127.0.0.1:1", {
+      lazyConnect: true,
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+      retryStrategy: () => null,
+    });
+    dead.on("error", () => {});
+    try {
+      const sys = await harness.start(
+        { rateLimit: { perSecond: 1, burst: 1 } },
+        { roles: BANKING_ROLES, rateLimitStore: new RedisRateLimitStore(dead) },
+      );
+      const alice = await sys.customer("alice", [{ id: "alice-main", balanceCents: 10_000 }]);
+      const token = await sys.tokenFor(alice);
+      for (let i = 0; i < 3; i++) {
+        const res = await fetch(`${sys.urls.gateway}/api/accounts/alice-main/balance`, {
+          headers: { authorization: `Bearer ${token}` },
+        });
+        expect(res.status).toBe(200);
+      }
+    } finally {
+      dead.disconnect();
+    }
+  });
 });

@@ -119,10 +119,8 @@ export async function createAccountsService(
         switch (outcome.kind) {
           case "completed":
           case "duplicate":
-            return reply
-              .code(201)
-              .header("location", `/transfers/${outcome.transfer.transferId}`)
-              .send(transferBody(outcome.transfer));
+            // No Location: there is no GET /transfers/:id; the entries are read through history.
+            return reply.code(201).send(transferBody(outcome.transfer));
           case "insufficient-funds":
             throw new HttpProblem(
               422,

@@ -165,10 +165,6 @@ export class LedgerRepository {
     alsoInTransaction?: (trx: Transaction<LedgerDb>, transfer: Transfer) => Promise<void>,
   ): Promise<TransferOutcome> {
     const { fromAccountId: from, toAccountId: to, amountCents: amount, now } = request;
-    if (request.idempotencyKey) {
-      const existing = await this.transferByKey(request.idempotencyKey, trx);
-      if (existing) return { kind: "duplicate", transfer: existing };
-    }
     const transfer: Transfer = {
       transferId: randomUUID(),
       fromAccountId: from,
@@ -178,6 +174,7 @@ export class LedgerRepository {
       at: now,
     };
     // The transfer row first: with a key, it claims the key's unique index entry before any balance moves.
+    // A key used before fails here, and transfer() answers with the transfer that has it.
     await trx
       .insertInto("bank_transfers")
       .values({
@@ -191,12 +188,6 @@ export class LedgerRepository {
         created_at: now,
       })
       .execute();
-    const source = await trx
-      .selectFrom("bank_accounts")
-      .select(["currency"])
-      .where("id", "=", from)
-      .executeTakeFirst();
-    if (!source) throw new Rollback({ kind: "unknown-account", accountId: from });
     // Row locks in id order, so two opposite transfers cannot deadlock on Postgres.
     const steps = from < to ? [debit, credit] : [credit, debit];
     for (const step of steps) await step();
@@ -252,7 +243,9 @@ export class LedgerRepository {
         .updateTable("bank_accounts")
         .set((eb) => ({ balance_cents: eb("balance_cents", "+", amount), updated_at: now }))
         .where("id", "=", to)
-        .where("currency", "=", source!.currency)
+        .where("currency", "=", (eb) =>
+          eb.selectFrom("bank_accounts as source").select("source.currency").where("source.id", "=", from),
+        )
         .executeTakeFirst();
       if (Number(credited.numUpdatedRows) === 1) return;
       const exists = await trx

@@ -14,6 +14,8 @@ import { loadSigningKey, type SigningKey, TOKEN_ALG } from "./signing-key.ts";
 
 export const TOKEN_ISSUER = "bulwark-auth";
 export const TOKEN_AUDIENCE = "bulwark-banking";
+export const REVOCATION_FEED_OVERLAP_MS = 2_000;
+const REVOCATION_FEED_LIMIT = 10_000;
 
 const Id = Type.String({ pattern: "^[A-Za-z0-9_.-]{1,64}$" });
 
@@ -144,9 +146,14 @@ export async function createAuthService(
       },
     },
     async (request) => {
-      const asOf = ctx.clock.now();
-      const revoked = await repository.revokedSince(request.query.since ?? 0, 10_000);
-      return { jtis: revoked.map((r) => r.jti), asOf };
+      // asOf lags now: a revocation stamped just before this read may commit just after it (or come from an
+      // auth process with a slightly different clock), so the caller's next `since=asOf` reads it again.
+      // Callers keep a set, so the overlap costs nothing.
+      const asOf = ctx.clock.now() - REVOCATION_FEED_OVERLAP_MS;
+      const revoked = await repository.revokedSince(request.query.since ?? 0, REVOCATION_FEED_LIMIT);
+      const full = revoked.length === REVOCATION_FEED_LIMIT;
+      // A full page: continue from its last entry rather than skip what did not fit.
+      return { jtis: revoked.map((r) => r.jti), asOf: full ? revoked.at(-1)!.revokedAt : asOf };
     },
   );
 

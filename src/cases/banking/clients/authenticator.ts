@@ -55,6 +55,8 @@ export class ResilientAuthenticator implements Authenticator {
   #timer: { cancel(): void } | undefined;
   #refreshing: Promise<void> | undefined;
   #stopped = true;
+  /** Aborts a refresh in flight at stop (with timeouts off it could otherwise wait forever). */
+  #lifetime = new AbortController();
 
   constructor(options: ResilientAuthenticatorOptions) {
     this.#config = options.config;
@@ -73,6 +75,7 @@ export class ResilientAuthenticator implements Authenticator {
   async start(): Promise<void> {
     if (!this.#stopped) return;
     this.#stopped = false;
+    this.#lifetime = new AbortController();
     await this.refresh();
     this.#schedule();
   }
@@ -80,6 +83,7 @@ export class ResilientAuthenticator implements Authenticator {
   async stop(): Promise<void> {
     this.#stopped = true;
     this.#timer?.cancel();
+    this.#lifetime.abort();
     await this.#refreshing;
   }
 
@@ -107,12 +111,14 @@ export class ResilientAuthenticator implements Authenticator {
           path: "/.well-known/jwks.json",
           budgetMs: this.#config.callTimeoutMs,
           deadline: Number.POSITIVE_INFINITY,
+          signal: this.#lifetime.signal,
         }),
         this.#calls.call<{ jtis: string[]; asOf: number }>("auth", {
           // A little overlap, so a revocation committed just before the previous asOf is not missed.
           path: `/revocations?since=${Math.max(0, since - 5_000)}`,
           budgetMs: this.#config.callTimeoutMs,
           deadline: Number.POSITIVE_INFINITY,
+          signal: this.#lifetime.signal,
         }),
       ]);
       if (keys.status === 200) {

@@ -97,8 +97,8 @@ function transient(err: unknown): boolean {
 
 /**
  * The stack of one dependency from the switches (retry is composed per call, see {@link OutgoingCalls}):
- * breaker on a 5 s time window (half the calls failing, or timing out, opens it for 1 s), a timeout of the
- * dependency's longest call, and a bulkhead of its own.
+ * a breaker over the last 20 calls (half of them failing or timing out opens it for 2 s, then 2 probes), a
+ * timeout of the dependency's longest call, and a bulkhead of its own.
  */
 export function dependencyPolicyConfig(
   config: BankingConfig,
@@ -110,8 +110,10 @@ export function dependencyPolicyConfig(
   return {
     breaker: patterns.breakers
       ? {
-          window: { kind: "time", windowMs: 5_000, buckets: 10, failureRate: 0.5, minimumCalls: 5 },
-          openMs: 1_000,
+          // The last 20 calls, not the last seconds: a busy dependency that turns bad trips it within 10
+          // failures, instead of first outweighing seconds of earlier successes.
+          window: { kind: "count", size: 20, failureRate: 0.5, minimumCalls: 10 },
+          openMs: 2_000,
           halfOpenProbes: 2,
         }
       : false,

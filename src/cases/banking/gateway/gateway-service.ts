@@ -34,6 +34,36 @@ const PASSED_ON = ["authorization", "idempotency-key", "x-request-id"];
 const infrastructure = (request: FastifyRequest) =>
   request.url.startsWith("/health/") || request.url === "/metrics" || request.url.startsWith("/admin/");
 
+/**
+ * The limiter's store, failing open: when Redis cannot answer, the request passes (and is logged) instead of
+ * the whole edge answering 500. A rate limit protects the services; it must not become their outage.
+ */
+export function failOpen(
+  store: RateLimitStore,
+  logger: { warn(obj: object, msg: string): void },
+): RateLimitStore {
+  let warnedAt = 0;
+  const warn = (err: unknown) => {
+    const now = Date.now();
+    if (now - warnedAt < 10_000) return;
+    warnedAt = now;
+    logger.warn({ err: (err as Error)?.message }, "rate-limit store unavailable: letting requests through");
+  };
+  return {
+    async consume(key, policy, cost) {
+      try {
+        return await store.consume(key, policy, cost);
+      } catch (err) {
+        warn(err);
+        return { allowed: true, remaining: 0, retryAfterMs: 0, resetAfterMs: 0, tat: Number.NaN };
+      }
+    },
+    async refund(key, policy, cost) {
+      await store.refund(key, policy, cost).catch(warn);
+    },
+  };
+}
+
 /** The partition key of the rate limit: the token's client (decoded, not verified: a forged one gets 401 and its quota back). */
 export function clientKeyOf(request: FastifyRequest): string {
   const token = bearerTokenOf(request.headers.authorization);
@@ -75,7 +105,7 @@ export function createGatewayService(
   if (config.patterns.rateLimit) {
     rateLimitStore = deps.rateLimitStore ?? new MemoryRateLimitStore();
     app.register(rateLimitPlugin, {
-      store: rateLimitStore,
+      store: failOpen(rateLimitStore, service.logger),
       policy: rateLimitPolicy,
       keyOf: clientKeyOf,
       skip: infrastructure,
