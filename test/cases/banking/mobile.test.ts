@@ -117,7 +117,9 @@ describe.each(targets)("mobile BFF on $name", (target) => {
       service.app.addHook("onRequest", async (request) => {
         const value = request.headers["x-deadline-ms"];
         const key = service.name === "auth" ? `auth ${request.url.split("?")[0]}` : service.name;
-        if (typeof value === "string") (seen[key] ??= []).push(Number(value));
+        if (typeof value !== "string") return;
+        seen[key] ??= [];
+        seen[key].push(Number(value));
       });
     };
     const sys = await harness.start(
