@@ -1,5 +1,6 @@
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { BANKING_ROLES } from "../../../src/cases/banking/system.ts";
+import type { Service } from "../../../src/platform/http/index.ts";
 import { eventually } from "../../support/services.ts";
 import { storeTargets } from "../../support/stores.ts";
 import { bankingHarness, post } from "./system-harness.ts";
@@ -110,5 +111,23 @@ describe.each(targets)("gateway on $name", (target) => {
       timeoutMs: 5_000,
       message: "the gateway serving again once the loop is quiet",
     });
+  });
+
+  it("forwards a client's request without the gateway's service key", async () => {
+    const keys: Array<string | undefined> = [];
+    const recordKeys = (service: Service) => {
+      if (service.name !== "accounts") return;
+      service.app.addHook("onRequest", async (request) => {
+        keys.push(request.headers["x-api-key"] as string | undefined);
+      });
+    };
+    const sys = await harness.start({}, { roles: BANKING_ROLES, extensions: [recordKeys] });
+    const alice = await sys.customer("alice", [{ id: "alice-main", balanceCents: 100 }]);
+    const token = await sys.tokenFor(alice);
+    const res = await fetch(`${sys.urls.gateway}/api/accounts/alice-main/balance`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
+    expect(res.status).toBe(200);
+    expect(keys).toEqual([undefined]);
   });
 });
