@@ -88,6 +88,11 @@ describe.each(targets)("gateway on $name", (target) => {
     expect(home.status).toBe(200);
     const body = (await home.json()) as { degraded: Array<{ section: string }> };
     expect(body.degraded).toContainEqual({ section: "customer", reason: "stale" });
+    const metrics = await (await fetch(`${sys.urls.accounts}/metrics`)).text();
+    expect(metrics).toMatch(/bulwark_banking_token_checks_total\{how="local"\} [1-9]/);
+    expect(metrics).toMatch(
+      /bulwark_banking_mobile_degraded_sections_total\{section="customer",reason="stale"\} [1-9]/,
+    );
   });
 
   it("sheds load with 503 + Retry-After while its event loop lags, and recovers", async () => {
