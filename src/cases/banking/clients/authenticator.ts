@@ -68,13 +68,16 @@ export class ResilientAuthenticator implements Authenticator {
     this.#clock = options.clock ?? systemClock;
     this.#refreshMs = options.refreshMs ?? 1_000;
     this.#logger = options.logger;
+    // Several banking systems may share one registry (split roles in one process): they share the counter.
+    const name = "bulwark_banking_token_checks_total";
     this.#counter = options.registry
-      ? new Counter({
-          name: "bulwark_banking_token_checks_total",
+      ? ((options.registry.getSingleMetric(name) as Counter<"how"> | undefined) ??
+        new Counter({
+          name,
           help: "Bearer token checks, by how they were decided: online (auth), local (fallback), rejected, unavailable",
           labelNames: ["how"],
           registers: [options.registry],
-        })
+        }))
       : undefined;
   }
 

@@ -58,12 +58,15 @@ export function createMobileService(
   const profiles = new ProfileClient(config, deps.calls, { clock });
   // Optional dependencies only: a flaky auth, accounts or history degrades the answer, not readiness.
   const service = bankingService(ctx, "mobile", {});
-  const degradedTotal = new Counter({
-    name: "bulwark_banking_mobile_degraded_sections_total",
-    help: "Sections of /mobile/home answered stale or left out, by section and reason",
-    labelNames: ["section", "reason"],
-    registers: [ctx.registry],
-  });
+  const degradedName = "bulwark_banking_mobile_degraded_sections_total";
+  const degradedTotal =
+    (ctx.registry.getSingleMetric(degradedName) as Counter<"section" | "reason"> | undefined) ??
+    new Counter({
+      name: degradedName,
+      help: "Sections of /mobile/home answered stale or left out, by section and reason",
+      labelNames: ["section", "reason"],
+      registers: [ctx.registry],
+    });
   const timeouts = config.patterns.timeouts;
   const fallbacks = config.patterns.fallbacks;
 
