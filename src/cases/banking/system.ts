@@ -94,7 +94,7 @@ export async function createBanking(deps: BankingDeps): Promise<Banking> {
   });
   const resilient = deps.authenticator
     ? undefined
-    : new ResilientAuthenticator({ config, calls, clock, logger: deps.logger });
+    : new ResilientAuthenticator({ config, calls, clock, logger: deps.logger, registry: deps.registry });
   const authenticator: Authenticator = deps.authenticator ?? resilient!;
   const running: Banking["running"] = {};
   const banking: Banking = {

@@ -1,5 +1,7 @@
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { BANKING_ROLES } from "../../../src/cases/banking/system.ts";
+import type { Service } from "../../../src/platform/http/index.ts";
+import { eventually } from "../../support/services.ts";
 import { storeTargets } from "../../support/stores.ts";
 import { bankingHarness, post } from "./system-harness.ts";
 
@@ -86,5 +88,51 @@ describe.each(targets)("gateway on $name", (target) => {
     expect(home.status).toBe(200);
     const body = (await home.json()) as { degraded: Array<{ section: string }> };
     expect(body.degraded).toContainEqual({ section: "customer", reason: "stale" });
+    const metrics = await (await fetch(`${sys.urls.accounts}/metrics`)).text();
+    expect(metrics).toMatch(/bulwark_banking_token_checks_total\{how="local"\} [1-9]/);
+    expect(metrics).toMatch(
+      /bulwark_banking_mobile_degraded_sections_total\{section="customer",reason="stale"\} [1-9]/,
+    );
+  });
+
+  it("sheds load with 503 + Retry-After while its event loop lags, and recovers", async () => {
+    if (target.name !== "sqlite") return; // the event loop is the process's, whatever the store
+    const { get } = await world({ loadShedLagMs: 100 });
+    let shed: Response | undefined;
+    const deadline = Date.now() + 10_000;
+    while (!shed && Date.now() < deadline) {
+      // Block this process's event loop (gateway included) well past the threshold.
+      const until = performance.now() + 300;
+      while (performance.now() < until) {}
+      await new Promise((r) => setTimeout(r, 50)); // the overdue sampler runs first and sees the stall
+      const res = await get("/api/accounts/alice-main/balance");
+      if (res.status === 503) shed = res;
+      else await res.arrayBuffer();
+    }
+    expect(shed, "a request was shed").toBeDefined();
+    expect(shed!.headers.get("retry-after")).toBe("1");
+    expect(((await shed!.json()) as { type: string }).type).toBe("https://bulwark.dev/problems/overloaded");
+    await eventually(async () => (await get("/api/accounts/alice-main/balance")).status === 200, {
+      timeoutMs: 5_000,
+      message: "the gateway serving again once the loop is quiet",
+    });
+  });
+
+  it("forwards a client's request without the gateway's service key", async () => {
+    const keys: Array<string | undefined> = [];
+    const recordKeys = (service: Service) => {
+      if (service.name !== "accounts") return;
+      service.app.addHook("onRequest", async (request) => {
+        keys.push(request.headers["x-api-key"] as string | undefined);
+      });
+    };
+    const sys = await harness.start({}, { roles: BANKING_ROLES, extensions: [recordKeys] });
+    const alice = await sys.customer("alice", [{ id: "alice-main", balanceCents: 100 }]);
+    const token = await sys.tokenFor(alice);
+    const res = await fetch(`${sys.urls.gateway}/api/accounts/alice-main/balance`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
+    expect(res.status).toBe(200);
+    expect(keys).toEqual([undefined]);
   });
 });

@@ -1,6 +1,7 @@
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import type { MobileHome } from "../../../src/cases/banking/mobile/mobile-service.ts";
 import { BANKING_ROLES } from "../../../src/cases/banking/system.ts";
+import type { Service } from "../../../src/platform/http/index.ts";
 import { storeTargets } from "../../support/stores.ts";
 import { failureFlags } from "./cascade-support.ts";
 import { bankingHarness } from "./system-harness.ts";
@@ -108,5 +109,36 @@ describe.each(targets)("mobile BFF on $name", (target) => {
     ]);
     // 300 ms deadline; the headroom is for a loaded 2-core machine.
     expect(took).toBeLessThan(800);
+  });
+
+  it("passes its remaining deadline down: each hop gets less than its caller had", async () => {
+    const seen: Record<string, number[]> = {};
+    const recordDeadlines = (service: Service) => {
+      service.app.addHook("onRequest", async (request) => {
+        const value = request.headers["x-deadline-ms"];
+        const key = service.name === "auth" ? `auth ${request.url.split("?")[0]}` : service.name;
+        if (typeof value !== "string") return;
+        seen[key] ??= [];
+        seen[key].push(Number(value));
+      });
+    };
+    const sys = await harness.start(
+      { mobileDeadlineMs: 600, callTimeoutMs: 300 },
+      { roles: BANKING_ROLES, extensions: [recordDeadlines] },
+    );
+    const alice = await sys.customer("alice", [{ id: "alice-main", balanceCents: 100 }]);
+    const token = await sys.tokenFor(alice);
+    const res = await fetch(`${sys.urls.gateway}/api/mobile/home`, {
+      headers: { authorization: `Bearer ${token}`, "x-deadline-ms": "500" },
+    });
+    expect(res.status).toBe(200);
+    // The caller's 500 ms is tighter than the BFF's own 600: the BFF works to it, minus what was spent.
+    expect(Math.max(...(seen.mobile ?? []))).toBeLessThanOrEqual(490);
+    for (const callee of ["accounts", "history"]) {
+      expect(seen[callee]?.length, callee).toBeGreaterThan(0);
+      expect(Math.max(...seen[callee]!), callee).toBeLessThan(Math.max(...seen.mobile!));
+    }
+    // Token checks get their own short budget, whatever the caller had.
+    expect(Math.max(...seen["auth /introspect"]!)).toBeLessThanOrEqual(50);
   });
 });

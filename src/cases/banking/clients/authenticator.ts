@@ -1,4 +1,5 @@
 import { createLocalJWKSet, type JSONWebKeySet, jwtVerify } from "jose";
+import { Counter, type Registry } from "prom-client";
 import { type Clock, systemClock } from "../../../platform/time/index.ts";
 import type { BankingConfig } from "../config.ts";
 import {
@@ -22,6 +23,8 @@ export interface ResilientAuthenticatorOptions {
   /** How often the revocation cache and the keys are refreshed from auth. Milliseconds, default 1 000. */
   refreshMs?: number;
   logger?: { warn(obj: object, msg: string): void };
+  /** Exports `bulwark_banking_token_checks_total{how="online|local|rejected|unavailable"}`. */
+  registry?: Registry;
 }
 
 /** Counts of how tokens were checked, for tests, metrics and the lab. */
@@ -47,6 +50,7 @@ export class ResilientAuthenticator implements Authenticator {
   readonly #clock: Clock;
   readonly #refreshMs: number;
   readonly #logger: ResilientAuthenticatorOptions["logger"];
+  readonly #counter: Counter<"how"> | undefined;
   /** jti → wall ms when we learnt of its revocation; dropped once every token it could be is expired. */
   readonly #revoked = new Map<string, number>();
   #keys: ReturnType<typeof createLocalJWKSet> | undefined;
@@ -64,6 +68,22 @@ export class ResilientAuthenticator implements Authenticator {
     this.#clock = options.clock ?? systemClock;
     this.#refreshMs = options.refreshMs ?? 1_000;
     this.#logger = options.logger;
+    // Several banking systems may share one registry (split roles in one process): they share the counter.
+    const name = "bulwark_banking_token_checks_total";
+    this.#counter = options.registry
+      ? ((options.registry.getSingleMetric(name) as Counter<"how"> | undefined) ??
+        new Counter({
+          name,
+          help: "Bearer token checks, by how they were decided: online (auth), local (fallback), rejected, unavailable",
+          labelNames: ["how"],
+          registers: [options.registry],
+        }))
+      : undefined;
+  }
+
+  #count(how: keyof AuthenticatorStats): void {
+    this.stats[how]++;
+    this.#counter?.inc({ how });
   }
 
   /** Whether keys for local verification are cached (the fallback can work). */
@@ -160,10 +180,10 @@ export class ResilientAuthenticator implements Authenticator {
       if (answer.status === 200) {
         const principal = principalFromIntrospection(answer.body);
         if (!principal) {
-          this.stats.rejected++;
+          this.#count("rejected");
           throw new UnauthorizedError();
         }
-        this.stats.online++;
+        this.#count("online");
         return principal;
       }
       onlineFailure = new Error(`auth answered ${answer.status} to /introspect`);
@@ -172,7 +192,7 @@ export class ResilientAuthenticator implements Authenticator {
       onlineFailure = err;
     }
     if (!this.#config.patterns.fallbacks || this.#keys === undefined) {
-      this.stats.unavailable++;
+      this.#count("unavailable");
       throw new DependencyUnavailableError(
         "auth",
         `cannot check the token: ${failureReason(onlineFailure)}`,
@@ -197,10 +217,10 @@ export class ResilientAuthenticator implements Authenticator {
         throw new Error("token lacks sub, jti, exp or client_id");
       }
       if (this.#revoked.has(jti)) throw new Error("token revoked");
-      this.stats.local++;
+      this.#count("local");
       return { customerId: sub, clientId, jti, exp };
     } catch (err) {
-      this.stats.rejected++;
+      this.#count("rejected");
       throw new UnauthorizedError("the bearer token is invalid, expired or revoked", { cause: err });
     }
   }

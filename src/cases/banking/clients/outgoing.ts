@@ -45,6 +45,11 @@ export interface OutgoingRequest {
   /** The caller's deadline (monotonic ms); default the current request's (`x-deadline-ms`). */
   deadline?: number;
   signal?: AbortSignal;
+  /**
+   * Present this service's key in `x-api-key` (default true). The gateway turns it off when it forwards a
+   * client's request, so a client never acts with the gateway's service identity.
+   */
+  asService?: boolean;
 }
 
 export interface OutgoingResponse<T = unknown> {
@@ -229,7 +234,7 @@ export class OutgoingCalls {
       const headers: Record<string, string> = {};
       for (const [k, v] of Object.entries(request.headers ?? {})) if (v !== undefined) headers[k] = v;
       if (body !== undefined) headers["content-type"] = "application/json";
-      if (this.#options.serviceKey && headers["x-api-key"] === undefined) {
+      if (this.#options.serviceKey && request.asService !== false && headers["x-api-key"] === undefined) {
         headers["x-api-key"] = this.#options.serviceKey;
       }
       if (patterns.timeouts) {

@@ -131,6 +131,7 @@ export function createGatewayService(
           ...(method === "POST" ? { body: request.body ?? {} } : {}),
           // A POST with an Idempotency-Key may be sent twice: the second answer replays the first.
           idempotent: method === "GET" || headers["idempotency-key"] !== undefined,
+          asService: false,
         });
       } catch (err) {
         // A downstream's own 5xx answer passes through as it is (the BFF's 504 names its late section).

@@ -1,3 +1,4 @@
+import { Counter } from "prom-client";
 import { HttpProblem, type Service } from "../../../platform/http/index.ts";
 import { isTimeoutError } from "../../../platform/resilience/index.ts";
 import { failureReason, type OutgoingCalls } from "../clients/outgoing.ts";
@@ -57,6 +58,15 @@ export function createMobileService(
   const profiles = new ProfileClient(config, deps.calls, { clock });
   // Optional dependencies only: a flaky auth, accounts or history degrades the answer, not readiness.
   const service = bankingService(ctx, "mobile", {});
+  const degradedName = "bulwark_banking_mobile_degraded_sections_total";
+  const degradedTotal =
+    (ctx.registry.getSingleMetric(degradedName) as Counter<"section" | "reason"> | undefined) ??
+    new Counter({
+      name: degradedName,
+      help: "Sections of /mobile/home answered stale or left out, by section and reason",
+      labelNames: ["section", "reason"],
+      registers: [ctx.registry],
+    });
   const timeouts = config.patterns.timeouts;
   const fallbacks = config.patterns.fallbacks;
 
@@ -129,6 +139,7 @@ export function createMobileService(
       if (!profile) {
         degraded.push({ section: "balances", reason: "no-account-list" });
         degraded.push({ section: "transactions", reason: "no-account-list" });
+        for (const d of degraded) degradedTotal.inc({ section: d.section, reason: d.reason });
         return { customer, balances: [], transactions: null, degraded };
       }
 
@@ -178,6 +189,7 @@ export function createMobileService(
           .slice(0, HOME_TRANSACTIONS);
         transactions = { items };
       }
+      for (const d of degraded) degradedTotal.inc({ section: d.section, reason: d.reason });
       return { customer, balances, transactions, degraded };
     },
   );
