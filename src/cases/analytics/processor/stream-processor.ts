@@ -30,6 +30,8 @@ export interface StreamProcessorOptions {
   readBatch?: number;
   /** A partition with no data still ticks (idle watermark, checkpoint) this often. Default 100 ms. */
   idleTickMs?: number;
+  /** Longest time results wait for their upsert while data keeps coming. Default 10 ms. */
+  flushIntervalMs?: number;
 }
 
 /**
@@ -129,6 +131,7 @@ export class StreamProcessor {
         publish: (items) => this.#o.bus.publishBatch(items),
         readBatch: this.#o.readBatch ?? 64,
         idleTickMs: this.#o.idleTickMs ?? 100,
+        flushIntervalMs: this.#o.flushIntervalMs ?? 10,
         onProcessed: (n) => {
           this.processed += n;
           this.#metrics?.processed.inc(n);
