@@ -178,9 +178,16 @@ export class PartitionTask {
       this.#pipeline.tick();
       const now = o.clock.now();
       const checkpointDue = now - this.#lastCheckpointAt >= o.config.checkpointIntervalMs;
-      // Writes are batched over reads for at most flushIntervalMs: under load many small reads come in a
-      // row, and one upsert of a symbol's newest row beats one per read.
-      if (!messages || checkpointDue || now - this.#lastFlushAt >= o.flushIntervalMs) await this.#flush();
+      // Latest-trade upserts are batched over reads for at most flushIntervalMs (under load many small reads
+      // come in a row, and one upsert of a symbol's newest row beats one per read); closed windows go at once.
+      if (
+        !messages ||
+        checkpointDue ||
+        this.#pendingWindows.size > 0 ||
+        now - this.#lastFlushAt >= o.flushIntervalMs
+      ) {
+        await this.#flush();
+      }
       if (checkpointDue) {
         // The cursor may only be committed for offsets of the batch in hand (JetStream acks that batch),
         // so checkpoint before asking for the next one.
