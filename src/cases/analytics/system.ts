@@ -5,10 +5,10 @@ import { createService, type Service, type ServiceExtension } from "../../platfo
 import type { Bus, LogDriver } from "../../platform/messaging/index.ts";
 import type { Store } from "../../platform/storage/index.ts";
 import { type Clock, systemClock } from "../../platform/time/index.ts";
+import { type BatchMode, createBatchMode } from "./batch/index.ts";
 import type { AnalyticsConfig } from "./config.ts";
 import { TOPICS } from "./events.ts";
 import { createIngestService, LiveFeed, TradePublisher } from "./ingest/index.ts";
-import { type BatchMode, createBatchMode } from "./batch/index.ts";
 import { StreamProcessor } from "./processor/index.ts";
 import { createQueryRole, type QueryService } from "./query/index.ts";
 import { openShardedStore, type ShardedStore } from "./store/index.ts";
