@@ -1,6 +1,14 @@
 // npm run bench -- analytics [case ...] [--trades N] [--runs N]
-// Cases: window-vs-duckdb, pipeline, feed, codec. End-to-end cases (log, NATS, store) join the list later.
+// Cases: window-vs-duckdb, pipeline, feed, codec, e2e-embedded, e2e-jetstream, latency-embedded,
+// latency-jetstream. Flags: --e2e-trades N, --latency-rate N, --latency-seconds N.
+
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { DuckDBConnection, DuckDBInstance } from "@duckdb/node-api";
+import { sql } from "kysely";
+import { createRuntime, loadAppConfig, type Runtime } from "../src/app/index.ts";
+import type { TradeBatch } from "../src/cases/analytics/feed/index.ts";
 import {
   decodeTrades,
   encodeTrades,
@@ -8,6 +16,14 @@ import {
   toEventBatch,
   tradesOf,
 } from "../src/cases/analytics/feed/index.ts";
+import { type Analytics, createAnalytics } from "../src/cases/analytics/system.ts";
+import {
+  type JetStreamDriver,
+  jetStreamDriver,
+  type LogDriver,
+  type PublishItem,
+} from "../src/platform/messaging/index.ts";
+import { createLogger } from "../src/platform/observability/index.ts";
 import {
   createEventBatch,
   type EventBatch,
@@ -18,7 +34,7 @@ import {
   WindowAggregator,
 } from "../src/platform/stream/index.ts";
 import { systemClock } from "../src/platform/time/index.ts";
-import { median, report } from "./_report.ts";
+import { median, percentile, report } from "./_report.ts";
 
 const BENCH = "analytics";
 const args = process.argv.slice(2);
@@ -293,7 +309,254 @@ const codec: BenchCase = {
   },
 };
 
-const cases: BenchCase[] = [windowVsDuckDb, pipeline, feed, codec];
+// ---- End to end: generator → log → processor → sharded store, and window latency ---------------------
+
+const E2E_TRADES = flag("e2e-trades", 2_000_000);
+const E2E_FRAME = 16_384;
+const LATENCY_RATE = flag("latency-rate", 100_000);
+const LATENCY_SECONDS = flag("latency-seconds", 20);
+
+interface E2eSystem {
+  rt: Runtime;
+  analytics: Analytics;
+  log: LogDriver;
+  close(): Promise<void>;
+}
+
+async function startE2e(
+  profile: "embedded" | "distributed",
+  extra: Record<string, string> = {},
+): Promise<E2eSystem> {
+  const schema = `bench_${process.pid}_${Date.now().toString(36)}`;
+  const config = loadAppConfig({
+    cwd: mkdtempSync(join(tmpdir(), "bulwark-bench-cwd-")),
+    env: {
+      BULWARK_PROFILE: profile,
+      BULWARK_DATA_DIR: mkdtempSync(join(tmpdir(), "bulwark-bench-")),
+      BULWARK_LOG_LEVEL: "warn",
+      BULWARK_COMMERCE_ENABLED: "false",
+      BULWARK_ANALYTICS_LIVE_FEED_RATE: "0",
+      BULWARK_ANALYTICS_PORTS_INGEST: "0",
+      BULWARK_ANALYTICS_PORTS_PROCESSOR: "0",
+      BULWARK_ANALYTICS_PORTS_QUERY: "0",
+      ...(profile === "distributed" ? { BULWARK_DATABASE_SCHEMA: schema } : {}),
+      ...process.env,
+      ...extra,
+    } as Record<string, string>,
+  });
+  const rt = await createRuntime(config, createLogger({ level: "warn" }));
+  let log: LogDriver | undefined = rt.sameStoreLog;
+  let js: JetStreamDriver | undefined;
+  if (!log) {
+    js = await jetStreamDriver({ servers: config.nats.url, namespace: config.database.schema ?? "bulwark" });
+    log = js;
+  }
+  const analytics = await createAnalytics({
+    config: config.analytics,
+    roles: ["processor"],
+    store: rt.store,
+    openAuxStore: (name) => rt.openAuxStore(name),
+    bus: rt.bus,
+    log,
+    logger: rt.logger,
+    registry: rt.registry,
+  });
+  return {
+    rt,
+    analytics,
+    log,
+    async close() {
+      await analytics.stop();
+      if (js) {
+        await js.deleteNamespace().catch(() => {});
+        await js.close();
+      }
+      if (profile === "distributed") {
+        for (let i = 0; i < config.analytics.shards.count; i++) {
+          await sql`drop schema if exists ${sql.id(`${schema}_analytics_shard_${i}`)} cascade`.execute(
+            rt.store.db,
+          );
+        }
+        await sql`drop schema if exists ${sql.id(schema)} cascade`.execute(rt.store.db);
+      }
+      await rt.close();
+    },
+  };
+}
+
+function e2eBatches(count: number): TradeBatch[] {
+  // 2 s of event time per 100k trades at most: a realistic rate, so windows close as the feed advances.
+  const feed = new FeedGenerator({ seed: SEED, symbols: SYMBOLS, rate: 500_000 });
+  const out: TradeBatch[] = [];
+  for (let n = 0; n < count; n += E2E_FRAME) out.push(feed.next(Math.min(E2E_FRAME, count - n)));
+  return out;
+}
+
+/** The anchor: the same frames through the same log with nothing done to them (publish, read, commit). */
+async function rawLogSeconds(system: E2eSystem, items: PublishItem[][]): Promise<number> {
+  const topic = `bench-raw-${Date.now().toString(36)}`;
+  await system.rt.bus.declareTopic({ name: topic, partitions: 8 });
+  const t0 = performance.now();
+  let total = 0;
+  for (const batch of items) total += batch.length;
+  const readers = await Promise.all(
+    Array.from({ length: 8 }, (_, p) => system.log.openReader(topic, "bench-raw", p)),
+  );
+  let read = 0;
+  const reading = Promise.all(
+    readers.map(async (reader) => {
+      while (read < total) {
+        const next = await Promise.race([
+          reader.next(64),
+          new Promise<null>((r) => setTimeout(() => r(null), 50)),
+        ]);
+        if (!next || next.length === 0) continue;
+        read += next.length;
+        await reader.commit(next[next.length - 1]!.offset);
+      }
+    }),
+  );
+  for (const batch of items) await system.rt.bus.publishBatch(batch.map((i) => ({ ...i, topic })));
+  await reading;
+  const seconds = (performance.now() - t0) / 1_000;
+  await Promise.all(readers.map((r) => r.close()));
+  return seconds;
+}
+
+async function e2eSeconds(
+  system: E2eSystem,
+  batches: TradeBatch[],
+  count: number,
+): Promise<{ seconds: number }> {
+  const processor = system.analytics.processor!;
+  await processor.start();
+  while (processor.partitions().length < 8) await new Promise((r) => setTimeout(r, 20));
+  const t0 = performance.now();
+  const base = processor.processed;
+  for (const batch of batches) await system.analytics.publisher.publish(batch);
+  // `processed` counts trades whose results are flushed to the shards (checkpoints come on their own timer).
+  while (processor.processed - base < count) await new Promise((r) => setTimeout(r, 2));
+  return { seconds: (performance.now() - t0) / 1_000 };
+}
+
+function e2eCase(profile: "embedded" | "distributed"): BenchCase {
+  return {
+    name: `e2e-${profile === "embedded" ? "embedded" : "jetstream"}`,
+    async run() {
+      const count = E2E_TRADES;
+      const batches = e2eBatches(count);
+      const e2e: number[] = [];
+      const raw: number[] = [];
+      for (let r = 0; r < Math.min(RUNS, 3); r++) {
+        const system = await startE2e(profile);
+        try {
+          const items = batches.map((b) => system.analytics.publisher.frames(b));
+          raw.push(await rawLogSeconds(system, items));
+          e2e.push((await e2eSeconds(system, batches, count)).seconds);
+        } finally {
+          await system.close();
+        }
+      }
+      report({
+        bench: BENCH,
+        case: `end-to-end ${profile} (${count} trades, feed → log → processor → ${profile === "embedded" ? "SQLite" : "Postgres"} shards)`,
+        metric: "throughput",
+        value: count / median(e2e),
+        unit: "trades/s",
+        better: "higher",
+        anchor: "raw log: the same frames published and read back, no processing",
+        anchorValue: count / median(raw),
+      });
+    },
+  };
+}
+
+/**
+ * Window latency at a steady live rate: trades published every 5 ms as they "arrive" (event time = wall
+ * time), shards polled every 2 ms. A window's latency is when its row first shows up minus when the
+ * watermark could pass its end (end + B, B the out-of-orderness bound): the processor's share of freshness.
+ */
+function latencyCase(profile: "embedded" | "distributed"): BenchCase {
+  return {
+    name: `latency-${profile === "embedded" ? "embedded" : "jetstream"}`,
+    async run() {
+      const system = await startE2e(profile, { BULWARK_ANALYTICS_WINDOWS_OUT_OF_ORDERNESS_MS: "500" });
+      const B = 500;
+      try {
+        const processor = system.analytics.processor!;
+        await processor.start();
+        while (processor.partitions().length < 8) await new Promise((r) => setTimeout(r, 20));
+        const start = Date.now();
+        const feed = new FeedGenerator({
+          seed: SEED,
+          symbols: SYMBOLS,
+          rate: LATENCY_RATE,
+          startTs: start,
+          disorder: { maxOutOfOrderMs: 400, lateRate: 0 },
+          bursts: { perMinute: 0 },
+        });
+        const batch = feed.createBatch(65_536);
+        const end = start + LATENCY_SECONDS * 1_000;
+        let publishing = true;
+        const publisher = (async () => {
+          while (Date.now() < end) {
+            batch.length = 0;
+            feed.fill(batch, Date.now());
+            if (batch.length > 0) await system.analytics.publisher.publish(batch);
+            await new Promise((r) => setTimeout(r, 5));
+          }
+          publishing = false;
+        })();
+        const seen = new Set<string>();
+        const latencies: number[] = [];
+        let since = 0;
+        while (publishing) {
+          for (const shard of system.analytics.shards.shards) {
+            const rows = await shard.db
+              .selectFrom("window_results")
+              .select(["symbol", "window_end", "updated_at"])
+              .where("updated_at", ">=", since)
+              .execute();
+            const now = Date.now();
+            for (const row of rows) {
+              const key = `${row.symbol}|${row.window_end}`;
+              if (seen.has(key)) continue;
+              seen.add(key);
+              // Skip the first seconds: warm-up (JIT, first windows of every symbol).
+              if (row.window_end > start + 3_000) latencies.push(now - (row.window_end + B));
+            }
+          }
+          since = Date.now() - 200;
+          await new Promise((r) => setTimeout(r, 2));
+        }
+        await publisher;
+        for (const p of [50, 99] as const) {
+          report({
+            bench: BENCH,
+            case: `window visible after the watermark passes its end, ${profile}, ${LATENCY_RATE} trades/s (${latencies.length} windows)`,
+            metric: `p${p} latency`,
+            value: percentile(latencies, p),
+            unit: "ms",
+            better: "lower",
+          });
+        }
+      } finally {
+        await system.close();
+      }
+    },
+  };
+}
+
+const cases: BenchCase[] = [
+  windowVsDuckDb,
+  pipeline,
+  feed,
+  codec,
+  e2eCase("embedded"),
+  e2eCase("distributed"),
+  latencyCase("embedded"),
+  latencyCase("distributed"),
+];
 
 const selected = args.filter((a, i) => !a.startsWith("--") && !args[i - 1]?.startsWith("--"));
 let trades: EventBatch | undefined;

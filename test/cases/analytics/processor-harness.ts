@@ -233,7 +233,9 @@ export interface StoredWindow extends ExpectedWindow {
 }
 
 /** Every window row of every shard, by `symbol|start`. */
-export async function storedWindows(analytics: Analytics): Promise<Map<string, StoredWindow>> {
+export async function storedWindows(
+  analytics: Pick<Analytics, "shards">,
+): Promise<Map<string, StoredWindow>> {
   const out = new Map<string, StoredWindow>();
   for (const shard of analytics.shards.shards) {
     const rows = await shard.db.selectFrom("window_results").selectAll().execute();

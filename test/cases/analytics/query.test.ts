@@ -1,3 +1,4 @@
+import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { AnalyticsReads } from "../../../src/cases/analytics/query/index.ts";
 import { eventually, serviceAvailable } from "../../support/services.ts";
@@ -128,6 +129,45 @@ describe.each(targets.filter((t) => t.name === "sqlite" || redisUp))(
       expect(res.body.movers[0].changePct).toBeCloseTo(-12);
       const none = await f.get("/top-movers?window=7777");
       expect(none.body).toEqual({ windowMs: 7777, window: null, movers: [] });
+    });
+
+    it("top movers merged from the shards equal the top movers of all rows together (fast-check)", async () => {
+      let windowMs = 100_000;
+      const mover = fc.record({
+        exchange: fc.constantFrom("XNAS", "XLON"),
+        open: fc.integer({ min: 1, max: 1_000 }),
+        close: fc.integer({ min: 1, max: 1_000 }),
+      });
+      await fc.assert(
+        fc.asyncProperty(
+          fc.array(mover, { minLength: 1, maxLength: 12 }),
+          fc.integer({ min: 1, max: 8 }),
+          async (movers, limit) => {
+            windowMs += 1; // a window size of its own per run
+            const rows = movers.map((m, i) => ({ ...m, symbol: `P${windowMs}_${i}` }));
+            for (const r of rows) {
+              await f.write(r.symbol, r.exchange, {
+                windows: [windowRow(r.symbol, r.exchange, T0, { open: r.open, close: r.close }, windowMs)],
+              });
+            }
+            const expected = rows
+              .map((r) => ({ symbol: r.symbol, move: Math.abs((r.close - r.open) / r.open) }))
+              .sort((a, b) => b.move - a.move || a.symbol.localeCompare(b.symbol))
+              .slice(0, limit);
+            const res = await f.get(`/top-movers?window=${windowMs}&limit=${limit}`);
+            const got = res.body.movers.map((m: { symbol: string; changePct: number }) => ({
+              symbol: m.symbol,
+              move: Math.abs(m.changePct) / 100,
+            }));
+            // Equal moves may come in any symbol order only if the sizes match exactly; compare sizes, then sets.
+            expect(got.map((g: { move: number }) => g.move)).toEqual(
+              expected.map((e) => expect.closeTo(e.move, 12)),
+            );
+            expect(got).toHaveLength(Math.min(limit, rows.length));
+          },
+        ),
+        { numRuns: target.name === "sqlite" ? 30 : 10 },
+      );
     });
 
     it("serves a repeated read from the cache, and a window event invalidates it", async () => {

@@ -44,6 +44,9 @@ export interface PartitionTaskOptions {
   readBatch: number;
   /** How long a read waits for data before the task ticks anyway (idle watermarks, checkpoints). */
   idleTickMs: number;
+  /** Results wait at most this long for the next flush to the shards while data keeps coming. */
+  flushIntervalMs: number;
+  /** Trades processed and their results flushed to the shards. */
   onProcessed?(trades: number): void;
   onCheckpoint?(ms: number, bytes: number): void;
 }
@@ -73,6 +76,8 @@ export class PartitionTask {
   #fenced = false;
   #done: Promise<void> | undefined;
   #lastCheckpointAt = 0;
+  #lastFlushAt = 0;
+  #unflushed = 0;
   #pendingWindows = new Map<string, PendingWindow>();
   #writes = new Map<number, ShardWrites>();
   #anomalies: PublishItem[] = [];
@@ -91,6 +96,8 @@ export class PartitionTask {
       outOfOrdernessMs: w.outOfOrdernessMs,
       allowedLatenessMs: w.allowedLatenessMs,
       idleTimeoutMs: w.idleTimeoutMs,
+      // Ids kept ≈ rate × (window + lateness + B); start large enough that a busy partition rarely regrows it.
+      dedupeCapacity: 1 << 16,
       clock: options.clock,
       indicators: {
         period: w.movingAverageWindows,
@@ -166,11 +173,22 @@ export class PartitionTask {
       if (this.#stopping) break;
       if (messages) {
         pending = undefined;
-        this.#process(messages);
+        this.#unflushed += this.#process(messages);
       }
       this.#pipeline.tick();
-      await this.#flush();
-      if (o.clock.now() - this.#lastCheckpointAt >= o.config.checkpointIntervalMs) {
+      const now = o.clock.now();
+      const checkpointDue = now - this.#lastCheckpointAt >= o.config.checkpointIntervalMs;
+      // Latest-trade upserts are batched over reads for at most flushIntervalMs (under load many small reads
+      // come in a row, and one upsert of a symbol's newest row beats one per read); closed windows go at once.
+      if (
+        !messages ||
+        checkpointDue ||
+        this.#pendingWindows.size > 0 ||
+        now - this.#lastFlushAt >= o.flushIntervalMs
+      ) {
+        await this.#flush();
+      }
+      if (checkpointDue) {
         // The cursor may only be committed for offsets of the batch in hand (JetStream acks that batch),
         // so checkpoint before asking for the next one.
         await this.#checkpoint();
@@ -190,7 +208,8 @@ export class PartitionTask {
     });
   }
 
-  #process(messages: StoredMessage[]): void {
+  /** Feeds the messages' trades to the pipeline; returns how many (duplicates included). */
+  #process(messages: StoredMessage[]): number {
     let trades = 0;
     for (const message of messages) {
       // Already in the restored state: a redelivery of what the last checkpoint covers.
@@ -215,7 +234,7 @@ export class PartitionTask {
       this.#offset = message.offset;
       trades += batch.length;
     }
-    if (trades > 0) this.#o.onProcessed?.(trades);
+    return trades;
   }
 
   #latest(batch: ReturnType<typeof decodeTrades>): void {
@@ -331,6 +350,7 @@ export class PartitionTask {
 
   /** Upserts everything produced since the last flush, one transaction per shard, shards in parallel. */
   async #flush(): Promise<void> {
+    this.#lastFlushAt = this.#o.clock.now();
     for (const { row, shard } of this.#pendingWindows.values()) {
       let writes = this.#writes.get(shard);
       if (!writes) {
@@ -353,6 +373,11 @@ export class PartitionTask {
         .catch((err: unknown) =>
           this.#o.logger.warn({ err }, "publishing anomalies failed; they are stored in the shards"),
         );
+    }
+    if (this.#unflushed > 0) {
+      const trades = this.#unflushed;
+      this.#unflushed = 0;
+      this.#o.onProcessed?.(trades);
     }
   }
 

@@ -30,6 +30,8 @@ export interface StreamProcessorOptions {
   readBatch?: number;
   /** A partition with no data still ticks (idle watermark, checkpoint) this often. Default 100 ms. */
   idleTickMs?: number;
+  /** Longest time results wait for their upsert while data keeps coming. Default 50 ms. */
+  flushIntervalMs?: number;
 }
 
 /**
@@ -86,12 +88,15 @@ export class StreamProcessor {
     this.#schedule();
   }
 
-  async stop(): Promise<void> {
+  /**
+   * Checkpoints and closes the cursors before the leases go, so the next owner starts from our last word.
+   * `checkpoint: false` abandons the state since the last checkpoint instead, as a crash would (tests).
+   */
+  async stop(options: { checkpoint?: boolean } = {}): Promise<void> {
     this.#stopped = true;
     this.#timer?.cancel();
     await this.#reconciling;
-    // Checkpoint and close our cursors before the leases go, so the next owner starts from our last word.
-    await Promise.all([...this.#tasks.values()].map((t) => t.stop()));
+    await Promise.all([...this.#tasks.values()].map((t) => t.stop(options)));
     this.#tasks.clear();
     await this.#subscription?.stop();
   }
@@ -129,6 +134,7 @@ export class StreamProcessor {
         publish: (items) => this.#o.bus.publishBatch(items),
         readBatch: this.#o.readBatch ?? 64,
         idleTickMs: this.#o.idleTickMs ?? 100,
+        flushIntervalMs: this.#o.flushIntervalMs ?? 50,
         onProcessed: (n) => {
           this.processed += n;
           this.#metrics?.processed.inc(n);
