@@ -31,7 +31,6 @@ class TimedCall extends Call implements WheelEntry, DeadlineSource {
   readonly ms: number;
   done = false;
   expiryTick = -1;
-  timedOut = false;
   readonly policy: TimeoutPolicy;
   reject: ((e: unknown) => void) | undefined = undefined;
 
@@ -47,7 +46,6 @@ class TimedCall extends Call implements WheelEntry, DeadlineSource {
   }
 
   expire(): void {
-    this.timedOut = true;
     this.policy.timeouts++;
     if (this.reject !== undefined) this.policy.failures++;
     const error = this.policy.error;
