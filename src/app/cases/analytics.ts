@@ -1,4 +1,6 @@
+import { Redis } from "ioredis";
 import { ANALYTICS_ROLES, type AnalyticsRole, createAnalytics } from "../../cases/analytics/system.ts";
+import { redisCache } from "../../platform/cache/index.ts";
 import { jetStreamDriver, type LogDriver } from "../../platform/messaging/index.ts";
 import type { CaseModule } from "./case-module.ts";
 
@@ -22,6 +24,20 @@ export const analyticsCase: CaseModule = {
       log = driver;
       ownLog = driver;
     }
+    // The query cache is shared by every query process through Redis on the distributed profile (its
+    // invalidations then reach every reader); on the embedded one the query service keeps an in-memory LRU.
+    const redis =
+      roles.includes("query") &&
+      config.profile === "distributed" &&
+      config.analytics.mode === "stream" &&
+      config.analytics.cache.enabled
+        ? new Redis(config.redis.url, { maxRetriesPerRequest: 1, enableOfflineQueue: false })
+        : undefined;
+    redis?.on("error", (err) => rt.logger.warn({ err: err.message }, "redis (query cache) unavailable"));
+    const closeOwn = async () => {
+      await ownLog?.close();
+      redis?.disconnect();
+    };
     try {
       const analytics = await createAnalytics({
         config: config.analytics,
@@ -35,6 +51,17 @@ export const analyticsCase: CaseModule = {
         host: config.http.host,
         admin: config.admin,
         extensions: rt.extensions,
+        ...(redis
+          ? {
+              queryCache: redisCache({
+                namespace: "analytics-query",
+                redis,
+                registry: rt.registry,
+                defaultTtlMs: config.analytics.cache.ttlMs,
+                keyPrefix: `bwk:cache:${config.database.schema ?? "bulwark"}:`,
+              }),
+            }
+          : {}),
       });
       try {
         const urls = await analytics.listen();
@@ -43,7 +70,7 @@ export const analyticsCase: CaseModule = {
           services: Object.values(analytics.running),
           stop: async () => {
             await analytics.stop();
-            await ownLog?.close();
+            await closeOwn();
           },
         };
       } catch (err) {
@@ -51,7 +78,7 @@ export const analyticsCase: CaseModule = {
         throw err;
       }
     } catch (err) {
-      await ownLog?.close();
+      await closeOwn();
       throw err;
     }
   },

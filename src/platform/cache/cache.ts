@@ -14,6 +14,9 @@ export interface CacheSetOptions {
  * A namespaced cache of JSON values. Both adapters store the JSON text, so a value read back is a copy with JSON's
  * semantics (no `undefined` fields, dates as strings) whichever adapter is in use.
  */
+/** What a failed backend call inside a cache-aside read comes back as. */
+const FAILED: unique symbol = Symbol("cache backend failed");
+
 export interface Cache {
   readonly namespace: string;
   get<T>(key: string): Promise<T | undefined>;
@@ -25,7 +28,8 @@ export interface Cache {
    * Cache-aside read: the cached value, or `load()`'s result, stored and returned. Concurrent misses of one key in
    * this process share one load (single-flight); with a shared backend a short lock also makes other processes
    * wait for that load instead of starting theirs. A load that an invalidation overtook is returned to its callers
-   * but not stored. A load resolving to `undefined` is not stored; errors are not stored.
+   * but not stored. A load resolving to `undefined` is not stored; errors are not stored. A failing backend
+   * (Redis down) makes it a plain read of the source: the cache is an optimisation, never a new way to fail.
    */
   getOrLoad<T>(key: string, load: () => Promise<T>, options?: CacheSetOptions): Promise<T>;
   close(): Promise<void>;
@@ -112,7 +116,8 @@ class CacheImpl implements Cache {
   async getOrLoad<T>(key: string, load: () => Promise<T>, options: CacheSetOptions = {}): Promise<T> {
     const flying = this.#flights.get(key);
     if (flying) return this.#join<T>(flying);
-    const cached = await this.get<T>(key);
+    const read = await this.#backend("get", () => this.get<T>(key));
+    const cached = read === FAILED ? undefined : read;
     if (cached !== undefined) {
       this.#metrics.hit();
       return cached;
@@ -142,9 +147,13 @@ class CacheImpl implements Cache {
   async #fly<T>(key: string, load: () => Promise<T>, options: CacheSetOptions, flight: Flight): Promise<T> {
     let token: string | undefined;
     if (this.#lock && this.#driver.lock) {
-      token = await this.#driver.lock(key, this.#lock.ttlMs);
-      if (token === undefined) {
-        const loadedElsewhere = await this.#awaitOtherLoader<T>(key, this.#lock);
+      const lock = this.#lock;
+      const driver = this.#driver;
+      const taken = await this.#backend("lock", () => driver.lock!(key, lock.ttlMs));
+      // With the backend down there is no other loader to wait for: load from the source at once.
+      if (taken !== FAILED) token = taken;
+      if (taken === undefined) {
+        const loadedElsewhere = await this.#awaitOtherLoader<T>(key, lock);
         if (loadedElsewhere !== undefined) return loadedElsewhere;
       }
     }
@@ -158,10 +167,12 @@ class CacheImpl implements Cache {
         throw err;
       }
       this.#metrics.load("ok", (this.#clock.monotonic() - started) / 1000);
-      if (value !== undefined && !flight.stale) await this.set(key, value, options);
+      if (value !== undefined && !flight.stale)
+        await this.#backend("set", () => this.set(key, value, options));
       return value;
     } finally {
-      if (token !== undefined) await this.#driver.unlock?.(key, token);
+      const held = token;
+      if (held !== undefined) await this.#backend("unlock", async () => this.#driver.unlock?.(key, held));
     }
   }
 
@@ -170,10 +181,24 @@ class CacheImpl implements Cache {
     const deadline = this.#clock.monotonic() + lock.ttlMs;
     while (this.#clock.monotonic() < deadline) {
       await this.#clock.sleep(lock.pollMs);
-      const value = await this.get<T>(key);
+      const value = await this.#backend("get", () => this.get<T>(key));
+      if (value === FAILED) return undefined;
       if (value !== undefined) return value;
     }
     return undefined;
+  }
+
+  /** Runs a backend call of a cache-aside read; a failure is counted and comes back as FAILED. */
+  async #backend<R>(
+    operation: "get" | "lock" | "set" | "unlock",
+    call: () => Promise<R>,
+  ): Promise<R | typeof FAILED> {
+    try {
+      return await call();
+    } catch {
+      this.#metrics.backendError(operation);
+      return FAILED;
+    }
   }
 
   /** Marks loads a delete overtook and forgets them, so the next reader starts a fresh load. */

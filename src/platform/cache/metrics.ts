@@ -8,6 +8,8 @@ export interface CacheMetrics {
   coalesced(): void;
   load(outcome: "ok" | "error", seconds: number): void;
   invalidated(kind: "key" | "prefix" | "tag", entries: number): void;
+  /** A backend call failed inside getOrLoad and was skipped (the read went to the source). */
+  backendError(operation: "get" | "lock" | "set" | "unlock"): void;
 }
 
 export const noCacheMetrics: CacheMetrics = {
@@ -16,6 +18,7 @@ export const noCacheMetrics: CacheMetrics = {
   coalesced() {},
   load() {},
   invalidated() {},
+  backendError() {},
 };
 
 function metric<T>(registry: Registry, name: string, make: () => T): T {
@@ -68,6 +71,17 @@ export function createCacheMetrics(registry: Registry, namespace: string): Cache
         registers: [registry],
       }),
   );
+  const backendErrors = metric(
+    registry,
+    "cache_backend_errors_total",
+    () =>
+      new Counter({
+        name: "cache_backend_errors_total",
+        help: "cache backend calls that failed inside a cache-aside read, which then went to the source",
+        labelNames: ["cache", "operation"],
+        registers: [registry],
+      }),
+  );
   // Bound children once: the hot path pays one increment, not a label lookup.
   const hits = requests.labels(namespace, "hit");
   const misses = requests.labels(namespace, "miss");
@@ -78,5 +92,6 @@ export function createCacheMetrics(registry: Registry, namespace: string): Cache
     coalesced: () => joined.inc(),
     load: (outcome, seconds) => loads.labels(namespace, outcome).observe(seconds),
     invalidated: (kind, entries) => invalidations.labels(namespace, kind).inc(entries),
+    backendError: (operation) => backendErrors.labels(namespace, operation).inc(),
   };
 }

@@ -59,7 +59,8 @@ describe.each(await profiles())("analytics ingest (%s)", (profile) => {
       { field: "body[1]", message: "line 2 is not JSON" },
     ]);
 
-    const good = [trade(10), trade(11), trade(12), trade(13)];
+    // FX symbols as the feed names them (EURUSD=X) are accepted.
+    const good = [trade(10), trade(11), trade(12), trade(13, { symbol: "EURUSD=X", assetClass: "fx" })];
     const ok = await post(JSON.stringify(good));
     expect(ok.status).toBe(202);
     expect(await ok.json()).toMatchObject({ accepted: 4 });

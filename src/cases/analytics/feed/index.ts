@@ -14,6 +14,7 @@ export {
   batchOf,
   createTradeBatch,
   type Instrument,
+  SYMBOL_PATTERN,
   type Trade,
   type TradeBatch,
   tradesOf,

@@ -2,6 +2,9 @@ export type AssetClass = "equity" | "etf" | "crypto" | "fx";
 
 export const ASSET_CLASSES: readonly AssetClass[] = ["equity", "etf", "crypto", "fx"];
 
+/** What a symbol may look like on the wire (the feed's FX symbols end in `=X`, crypto pairs hold `-` or `/`). */
+export const SYMBOL_PATTERN = "^[A-Za-z0-9._/:=-]+$";
+
 /** One trade as APIs and NDJSON carry it. `ts` is event time (epoch ms); `tradeId` a safe integer. */
 export interface Trade {
   tradeId: number;

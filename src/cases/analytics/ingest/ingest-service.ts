@@ -7,13 +7,13 @@ import {
   type Service,
   type ServiceExtension,
 } from "../../../platform/http/index.ts";
-import { ASSET_CLASSES, batchOf, type Trade } from "../feed/index.ts";
+import { ASSET_CLASSES, batchOf, SYMBOL_PATTERN, type Trade } from "../feed/index.ts";
 import type { TradePublisher } from "./trade-publisher.ts";
 
 export const TradeSchema = Type.Object(
   {
     tradeId: Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER }),
-    symbol: Type.String({ minLength: 1, maxLength: 32, pattern: "^[A-Za-z0-9._/:-]+$" }),
+    symbol: Type.String({ minLength: 1, maxLength: 32, pattern: SYMBOL_PATTERN }),
     exchange: Type.String({ minLength: 1, maxLength: 32 }),
     assetClass: Type.Union(ASSET_CLASSES.map((c) => Type.Literal(c))),
     price: Type.Number({ exclusiveMinimum: 0, maximum: 1e12 }),

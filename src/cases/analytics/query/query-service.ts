@@ -13,6 +13,7 @@ import type { Bus, Message, Subscription } from "../../../platform/messaging/ind
 import { type Clock, systemClock } from "../../../platform/time/index.ts";
 import type { AnalyticsConfig } from "../config.ts";
 import { TOPICS, WindowsUpdated } from "../events.ts";
+import { SYMBOL_PATTERN } from "../feed/index.ts";
 import { createFreshnessMetrics, type FreshnessMetrics } from "./freshness.ts";
 import type { AnalyticsReads } from "./reads.ts";
 
@@ -21,7 +22,7 @@ export type WindowsUpdatedPayload = Static<typeof WindowsUpdated.schema>;
 /** Consumer group of the query services' cache invalidation. */
 export const QUERY_GROUP = "analytics-query";
 
-const SymbolName = Type.String({ minLength: 1, maxLength: 32, pattern: "^[A-Za-z0-9._/:=-]+$" });
+const SymbolName = Type.String({ minLength: 1, maxLength: 32, pattern: SYMBOL_PATTERN });
 const EpochMs = Type.Integer({ minimum: 0, maximum: 8.64e15 });
 const WindowMs = Type.Integer({ minimum: 1, maximum: 86_400_000 });
 
