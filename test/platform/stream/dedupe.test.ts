@@ -73,7 +73,16 @@ describe("Dedupe", () => {
     expect(restored.add(42, 900)).toBe(false);
     expect(restored.duplicates).toBe(1);
     restored.expire(1_500);
-    expect(restored.snapshot()).toEqual({ ids: [], expiries: [] });
+    expect(restored.snapshot()).toEqual({ ids: "", expiries: "" });
+  });
+
+  it("restores the plain-array snapshots older checkpoints hold, and refuses mismatched columns", () => {
+    const restored = new Dedupe({ windows: tumbling(1_000), allowedLatenessMs: 500 });
+    restored.restore({ ids: [42, 2 ** 53 - 1], expiries: [1_500, 1_500] });
+    expect(restored.add(42, 900)).toBe(false);
+    expect(restored.add(2 ** 53 - 1, 900)).toBe(false);
+    expect(restored.add(7, 900)).toBe(true);
+    expect(() => restored.restore({ ids: [1, 2], expiries: [3] })).toThrow(/differ in length/);
   });
 
   it("passes a batch without ids unchanged", () => {
