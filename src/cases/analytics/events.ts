@@ -48,6 +48,21 @@ export const WindowsUpdated = defineEvent(
   }),
 );
 
+/**
+ * Published after a flush that stored newer latest trades (at most every flushIntervalMs per partition, far
+ * more often than a checkpoint): the query service drops those symbols' cached `latest` answers, so a trade
+ * reaches the `latest` tile without waiting for the next window event.
+ */
+export const LatestTradesUpdated = defineEvent(
+  "LatestTradesUpdated",
+  1,
+  Type.Object({
+    symbols: Type.Array(Type.String()),
+    /** Epoch ms of the flush's commit. */
+    at: Type.Number(),
+  }),
+);
+
 export const AnomalyDetected = defineEvent(
   "AnomalyDetected",
   1,
@@ -65,5 +80,9 @@ export const AnomalyDetected = defineEvent(
 );
 
 export function analyticsEventRegistry(): EventRegistry {
-  return new EventRegistry().register(TradeFrame).register(WindowsUpdated).register(AnomalyDetected);
+  return new EventRegistry()
+    .register(TradeFrame)
+    .register(WindowsUpdated)
+    .register(LatestTradesUpdated)
+    .register(AnomalyDetected);
 }

@@ -1,7 +1,7 @@
 import { Redis } from "ioredis";
 import type { Registry } from "prom-client";
 import { AnalyticsConfigSchema } from "../../../src/cases/analytics/config.ts";
-import { TOPICS, WindowsUpdated } from "../../../src/cases/analytics/events.ts";
+import { LatestTradesUpdated, TOPICS, WindowsUpdated } from "../../../src/cases/analytics/events.ts";
 import {
   type AnalyticsReads,
   createQueryService,
@@ -106,6 +106,8 @@ export interface QueryFixture {
   write(symbol: string, exchange: string, rows: Partial<Omit<ShardWrites, "symbols">>): Promise<void>;
   /** Publishes what the processor publishes after a checkpoint. */
   windowsClosed(symbols: string[], windowEnd: number): Promise<void>;
+  /** Publishes what the processor publishes after a flush that stored newer latest trades. */
+  latestStored(symbols: string[]): Promise<void>;
   // biome-ignore lint/suspicious/noExplicitAny: tests read answers of several shapes.
   get(url: string): Promise<{ status: number; body: any; contentType: string }>;
   counter(name: string, labels?: Record<string, string>): Promise<number>;
@@ -170,6 +172,9 @@ export async function queryFixture(
         "p0",
         WindowsUpdated.create({ symbols, windowEnd, watermark: windowEnd, at: Date.now() }),
       );
+    },
+    async latestStored(symbols) {
+      await bus.publish(TOPICS.windowEvents, "p0", LatestTradesUpdated.create({ symbols, at: Date.now() }));
     },
     async get(url) {
       const res = await query.service.app.inject({ method: "GET", url });

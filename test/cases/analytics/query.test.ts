@@ -192,6 +192,35 @@ describe.each(targets.filter((t) => t.name === "sqlite" || redisUp))(
       );
       expect(await f.observed("bulwark_analytics_freshness_commit_to_visible_seconds")).toBeGreaterThan(0);
     });
+
+    it("a newer stored trade reaches the latest answer with its LatestTradesUpdated event, without a window event", async () => {
+      const trade = (trade_id: number, price: number, ts: number) => ({
+        symbol: "SIE",
+        exchange: "XETR",
+        asset_class: "equity" as const,
+        trade_id,
+        price,
+        size: 1,
+        ts,
+        updated_at: ts,
+      });
+      await f.write("SIE", "XETR", {
+        windows: [windowRow("SIE", "XETR", T0, { open: 10, close: 11 })],
+        latest: [trade(1, 11, T0 + 1_100)],
+      });
+      expect((await f.get("/symbols/SIE/latest")).body.lastTrade.price).toBe(11);
+      await f.write("SIE", "XETR", { latest: [trade(2, 12, T0 + 1_200)] });
+      // Cached: the newer trade is not visible until its event arrives.
+      expect((await f.get("/symbols/SIE/latest")).body.lastTrade.price).toBe(11);
+      const windowEvents = f.query.invalidations;
+      const handled = f.query.latestInvalidations;
+      await f.latestStored(["SIE"]);
+      await eventually(() => f.query.latestInvalidations > handled, {
+        message: "the latest-trade event to arrive",
+      });
+      expect((await f.get("/symbols/SIE/latest")).body.lastTrade.price).toBe(12);
+      expect(f.query.invalidations).toBe(windowEvents);
+    });
   },
 );
 

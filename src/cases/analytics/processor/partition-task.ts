@@ -17,7 +17,7 @@ import {
 } from "../../../platform/stream/index.ts";
 import type { Clock, TimerHandle } from "../../../platform/time/index.ts";
 import type { AnalyticsConfig } from "../config.ts";
-import { AnomalyDetected, TOPICS, WindowsUpdated } from "../events.ts";
+import { AnomalyDetected, LatestTradesUpdated, TOPICS, WindowsUpdated } from "../events.ts";
 import { decodeTrades, type Instrument, toEventBatch } from "../feed/index.ts";
 import { emptyWrites, type ShardedStore, type ShardWrites, type WindowResultsTable } from "../store/index.ts";
 import type { CheckpointStore } from "./checkpoints.ts";
@@ -82,6 +82,8 @@ export class PartitionTask {
   #writes = new Map<number, ShardWrites>();
   #anomalies: PublishItem[] = [];
   #changedSymbols = new Set<string>();
+  /** Symbols whose latest trade the next flush stores. */
+  #latestChanged = new Set<string>();
   #maxClosedEnd = Number.NEGATIVE_INFINITY;
   #batch = createEventBatch(1_024);
   #wake: (() => void) | undefined;
@@ -249,6 +251,7 @@ export class PartitionTask {
       const i = newest[k]!;
       if (i < 0) continue;
       const instrument = batch.instruments[k]!;
+      this.#latestChanged.add(instrument.symbol);
       this.#writesFor(instrument).latest.push({
         symbol: instrument.symbol,
         exchange: instrument.exchange,
@@ -364,6 +367,19 @@ export class PartitionTask {
       const writes = this.#writes;
       this.#writes = new Map();
       await this.#o.shards.writeAll(writes);
+    }
+    if (this.#latestChanged.size > 0) {
+      const symbols = [...this.#latestChanged];
+      this.#latestChanged.clear();
+      await this.#o
+        .publish([
+          {
+            topic: TOPICS.windowEvents,
+            key: `p${this.#o.partition}`,
+            event: LatestTradesUpdated.create({ symbols, at: this.#o.clock.now() }),
+          },
+        ])
+        .catch((err: unknown) => this.#o.logger.warn({ err }, "publishing latest-trade events failed"));
     }
     if (this.#anomalies.length > 0) {
       const anomalies = this.#anomalies;

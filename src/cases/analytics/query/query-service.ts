@@ -12,7 +12,7 @@ import {
 import type { Bus, Message, Subscription } from "../../../platform/messaging/index.ts";
 import { type Clock, systemClock } from "../../../platform/time/index.ts";
 import type { AnalyticsConfig } from "../config.ts";
-import { TOPICS, WindowsUpdated } from "../events.ts";
+import { LatestTradesUpdated, TOPICS, WindowsUpdated } from "../events.ts";
 import { SYMBOL_PATTERN } from "../feed/index.ts";
 import { createFreshnessMetrics, type FreshnessMetrics } from "./freshness.ts";
 import type { AnalyticsReads } from "./reads.ts";
@@ -48,6 +48,8 @@ const TopMoversQuery = Type.Object(
 
 /** Cache tags: a symbol's entries, every `latest` entry (new trades), and cross-symbol answers. */
 const tagOf = (symbol: string) => `sym:${symbol}`;
+/** A symbol's `latest` answers only: new trades drop these, closed windows drop everything of the symbol. */
+const latestTagOf = (symbol: string) => `latest:${symbol}`;
 const LATEST_TAG = "latest";
 const MARKET_TAG = "market";
 
@@ -79,6 +81,8 @@ export interface QueryService {
   resultsVisible(event: WindowsUpdatedPayload): Promise<void>;
   /** Window events handled so far (tests wait on it). */
   readonly invalidations: number;
+  /** LatestTradesUpdated events handled (each drops its symbols' cached `latest` answers). */
+  readonly latestInvalidations: number;
 }
 
 /**
@@ -111,8 +115,10 @@ export function createQueryService(options: QueryServiceOptions): QueryService {
     async (request) => {
       const { symbol } = request.params;
       const windowMs = request.query.window ?? defaultWindow;
-      const view = await read(`latest:${symbol}:${windowMs}`, [tagOf(symbol), LATEST_TAG], () =>
-        reads.latest(symbol, windowMs),
+      const view = await read(
+        `latest:${symbol}:${windowMs}`,
+        [tagOf(symbol), latestTagOf(symbol), LATEST_TAG],
+        () => reads.latest(symbol, windowMs),
       );
       if (!view) throw notFound(symbol);
       return view;
@@ -159,6 +165,7 @@ export function createQueryService(options: QueryServiceOptions): QueryService {
   });
 
   let invalidations = 0;
+  let latestInvalidations = 0;
   const resultsVisible = async (event: WindowsUpdatedPayload) => {
     if (cache) {
       await Promise.all([
@@ -187,6 +194,15 @@ export function createQueryService(options: QueryServiceOptions): QueryService {
       topic: TOPICS.windowEvents,
       group: options.group ?? QUERY_GROUP,
       handler: async (message: Message, delivery) => {
+        if (message.type === LatestTradesUpdated.type) {
+          if (!Value.Check(LatestTradesUpdated.schema, message.payload)) {
+            delivery.deadLetter("not a LatestTradesUpdated payload");
+            return;
+          }
+          if (cache) await Promise.all(message.payload.symbols.map((s) => cache.deleteByTag(latestTagOf(s))));
+          latestInvalidations++;
+          return;
+        }
         if (!Value.Check(WindowsUpdated.schema, message.payload)) {
           delivery.deadLetter("not a WindowsUpdated payload");
           return;
@@ -210,6 +226,9 @@ export function createQueryService(options: QueryServiceOptions): QueryService {
     resultsVisible,
     get invalidations() {
       return invalidations;
+    },
+    get latestInvalidations() {
+      return latestInvalidations;
     },
   };
 }
