@@ -40,7 +40,8 @@ interface Slot {
  * (with `keyConcurrency` > 1, several keys at once, each key's messages still in order).
  * A failed message is retried in place after the backoff (the partition waits, as a Kafka consumer does);
  * after maxAttempts, or when it does not decode or validate, it goes to the dead-letter topic and the
- * partition moves on. Commits are cumulative, after each batch: a crash redelivers at most one batch.
+ * partition moves on. Commits are cumulative, after each batch: a crash redelivers at most one batch, plus
+ * what the driver had not written yet (the embedded log writes a group's offset at most every 20 ms).
  */
 export class PartitionWorker {
   readonly #s: WorkerSettings;
