@@ -1,6 +1,6 @@
 // npm run bench -- analytics [case ...] [--trades N] [--runs N]
 // Cases: window-vs-duckdb, pipeline, feed, codec, e2e-embedded, e2e-jetstream, latency-embedded,
-// latency-jetstream. Flags: --e2e-trades N, --latency-rate N, --latency-seconds N.
+// latency-jetstream, latest-embedded, latest-jetstream. Flags: --e2e-trades N, --latency-rate N, --latency-seconds N.
 
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -326,6 +326,7 @@ interface E2eSystem {
 async function startE2e(
   profile: "embedded" | "distributed",
   extra: Record<string, string> = {},
+  roles: Array<"processor" | "query"> = ["processor"],
 ): Promise<E2eSystem> {
   const schema = `bench_${process.pid}_${Date.now().toString(36)}`;
   const config = loadAppConfig({
@@ -353,7 +354,7 @@ async function startE2e(
   }
   const analytics = await createAnalytics({
     config: config.analytics,
-    roles: ["processor"],
+    roles,
     store: rt.store,
     openAuxStore: (name) => rt.openAuxStore(name),
     bus: rt.bus,
@@ -547,6 +548,105 @@ function latencyCase(profile: "embedded" | "distributed"): BenchCase {
   };
 }
 
+/**
+ * Latest-tile freshness at a steady live rate: a trade's publish time to the moment `GET /symbols/:s/latest`
+ * (cache-aside, as dashboards read it) shows that trade or a newer one. One probe at a time: the newest
+ * published trade of a popular symbol, polled every millisecond through the query service (Fastify inject).
+ */
+function latestCase(profile: "embedded" | "distributed"): BenchCase {
+  return {
+    name: `latest-${profile === "embedded" ? "embedded" : "jetstream"}`,
+    async run() {
+      const system = await startE2e(profile, { BULWARK_ANALYTICS_WINDOWS_OUT_OF_ORDERNESS_MS: "500" }, [
+        "processor",
+        "query",
+      ]);
+      try {
+        const processor = system.analytics.processor!;
+        const query = system.analytics.query!;
+        await processor.start();
+        while (processor.partitions().length < 8) await new Promise((r) => setTimeout(r, 20));
+        const start = Date.now();
+        const feed = new FeedGenerator({
+          seed: SEED,
+          symbols: SYMBOLS,
+          rate: LATENCY_RATE,
+          startTs: start,
+          disorder: { maxOutOfOrderMs: 400, lateRate: 0 },
+          bursts: { perMinute: 0 },
+        });
+        const batch = feed.createBatch(65_536);
+        const end = start + LATENCY_SECONDS * 1_000;
+        /** Per symbol: the newest event time published, and when it was published. */
+        const newest = new Map<string, { ts: number; at: number }>();
+        let publishing = true;
+        const publisher = (async () => {
+          while (Date.now() < end) {
+            batch.length = 0;
+            feed.fill(batch, Date.now());
+            if (batch.length > 0) {
+              await system.analytics.publisher.publish(batch);
+              const at = Date.now();
+              for (let i = 0; i < batch.length; i++) {
+                const symbol = batch.instruments[batch.instrument[i]!]!.symbol;
+                const ts = batch.ts[i]!;
+                if (ts > (newest.get(symbol)?.ts ?? -1)) newest.set(symbol, { ts, at });
+              }
+            }
+            await new Promise((r) => setTimeout(r, 5));
+          }
+          publishing = false;
+        })();
+        const latencies: number[] = [];
+        let timeouts = 0;
+        while (publishing) {
+          // The most active symbol's newest trade: the one a dashboard watches.
+          let probe: { symbol: string; ts: number; at: number } | undefined;
+          for (const [symbol, t] of newest) if (!probe || t.at >= probe.at) probe = { symbol, ...t };
+          if (!probe || Date.now() < start + 3_000) {
+            await new Promise((r) => setTimeout(r, 10));
+            continue;
+          }
+          const deadline = probe.at + 2_000;
+          for (;;) {
+            const res = await query.service.app.inject({
+              method: "GET",
+              url: `/symbols/${encodeURIComponent(probe.symbol)}/latest`,
+            });
+            const body =
+              res.statusCode === 200 ? (JSON.parse(res.body) as { lastTrade?: { ts: number } }) : undefined;
+            const now = Date.now();
+            if ((body?.lastTrade?.ts ?? -1) >= probe.ts) {
+              latencies.push(now - probe.at);
+              // inject() settles in microtasks: yield a timer turn so the publisher runs between probes.
+              await new Promise((r) => setTimeout(r, 5));
+              break;
+            }
+            if (now > deadline) {
+              timeouts++;
+              break;
+            }
+            await new Promise((r) => setTimeout(r, 1));
+          }
+        }
+        await publisher;
+        for (const p of [50, 99] as const) {
+          report({
+            bench: BENCH,
+            case: `trade visible in GET /symbols/:s/latest after its publish, ${profile}, ${LATENCY_RATE} trades/s (${latencies.length} probes, ${timeouts} over 2 s)`,
+            metric: `p${p} latency`,
+            value: percentile(latencies, p),
+            unit: "ms",
+            better: "lower",
+          });
+        }
+      } finally {
+        await system.close();
+      }
+    },
+  };
+}
+
 const cases: BenchCase[] = [
   windowVsDuckDb,
   pipeline,
@@ -556,6 +656,8 @@ const cases: BenchCase[] = [
   e2eCase("distributed"),
   latencyCase("embedded"),
   latencyCase("distributed"),
+  latestCase("embedded"),
+  latestCase("distributed"),
 ];
 
 const selected = args.filter((a, i) => !a.startsWith("--") && !args[i - 1]?.startsWith("--"));
