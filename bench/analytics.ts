@@ -618,8 +618,6 @@ function latestCase(profile: "embedded" | "distributed"): BenchCase {
             const now = Date.now();
             if ((body?.lastTrade?.ts ?? -1) >= probe.ts) {
               latencies.push(now - probe.at);
-              // inject() settles in microtasks: yield a timer turn so the publisher runs between probes.
-              await new Promise((r) => setTimeout(r, 5));
               break;
             }
             if (now > deadline) {
@@ -628,6 +626,8 @@ function latestCase(profile: "embedded" | "distributed"): BenchCase {
             }
             await new Promise((r) => setTimeout(r, 1));
           }
+          // inject() settles in microtasks: yield a timer turn so the publisher runs between probes.
+          await new Promise((r) => setTimeout(r, 5));
         }
         await publisher;
         for (const p of [50, 99] as const) {
