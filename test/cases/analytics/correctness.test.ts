@@ -1,32 +1,22 @@
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { batchOf, type Trade } from "../../../src/cases/analytics/feed/index.ts";
 import { eventually } from "../../support/services.ts";
 import {
-  cleanupSystem,
   compareWindows,
   expectedWindows,
   lagOf,
-  type Node,
   profiles,
   seededTrades,
-  startNode,
   storedWindows,
-  systemEnv,
+  systemsOfThisFile,
 } from "./processor-harness.ts";
 
-const envs: Record<string, string>[] = [];
-const nodes: Node[] = [];
-afterAll(async () => {
-  for (const node of nodes.splice(0)) await node.close();
-  for (const env of envs.splice(0)) await cleanupSystem(env);
-});
+const systems = systemsOfThisFile();
 
 describe.each(await profiles())("analytics processor correctness (%s)", (profile) => {
   it("stores exactly the windows an offline computation gives for a feed with disorder, late data and duplicates", async () => {
-    const env = systemEnv(profile);
-    envs.push(env);
-    const node = await startNode(env, ["ingest", "processor"]);
-    nodes.push(node);
+    const env = systems.env(profile);
+    const node = await systems.node(env, ["ingest", "processor"]);
     const trades = seededTrades(20_000, 7);
     // Five slices, each processed and checkpointed before the next: the late trades of a slice then
     // arrive after the watermark passed their window, so the re-firing path is exercised.

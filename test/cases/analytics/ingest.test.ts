@@ -1,16 +1,11 @@
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { TOPICS } from "../../../src/cases/analytics/events.ts";
 import { decodeTrades, type Trade, tradesOf } from "../../../src/cases/analytics/feed/index.ts";
 import { partitionOf } from "../../../src/platform/partitioning/index.ts";
 import { eventually } from "../../support/services.ts";
-import { cleanupSystem, type Node, profiles, startNode, systemEnv } from "./processor-harness.ts";
+import { profiles, systemsOfThisFile } from "./processor-harness.ts";
 
-const envs: Record<string, string>[] = [];
-const nodes: Node[] = [];
-afterAll(async () => {
-  for (const node of nodes.splice(0)) await node.close();
-  for (const env of envs.splice(0)) await cleanupSystem(env);
-});
+const systems = systemsOfThisFile();
 
 const trade = (i: number, over: Partial<Trade> = {}): Trade => ({
   tradeId: 1_000 + i,
@@ -25,10 +20,8 @@ const trade = (i: number, over: Partial<Trade> = {}): Trade => ({
 
 describe.each(await profiles())("analytics ingest (%s)", (profile) => {
   it("publishes JSON arrays and NDJSON as per-partition frames; a bad trade is a 400 naming it, and nothing of its batch is published", async () => {
-    const env = systemEnv(profile);
-    envs.push(env);
-    const node = await startNode(env, ["ingest"]);
-    nodes.push(node);
+    const env = systems.env(profile);
+    const node = await systems.node(env, ["ingest"]);
     const received: { partition: number; trades: Trade[] }[] = [];
     const sub = node.rt.bus.subscribe({
       topic: TOPICS.trades,

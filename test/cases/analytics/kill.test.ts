@@ -5,26 +5,20 @@ import { batchOf } from "../../../src/cases/analytics/feed/index.ts";
 import { CheckpointStore } from "../../../src/cases/analytics/processor/index.ts";
 import { eventually } from "../../support/services.ts";
 import {
-  cleanupSystem,
   compareWindows,
   expectedWindows,
   lagOf,
-  type Node,
   profiles,
   seededTrades,
-  startNode,
   storedWindows,
-  systemEnv,
+  systemsOfThisFile,
 } from "./processor-harness.ts";
 
 const bin = new URL("../../../bin/bulwark.js", import.meta.url).pathname;
-const envs: Record<string, string>[] = [];
-const nodes: Node[] = [];
+const systems = systemsOfThisFile();
 const children: ChildProcess[] = [];
 afterAll(async () => {
   for (const child of children.splice(0)) child.kill("SIGKILL");
-  for (const node of nodes.splice(0)) await node.close();
-  for (const env of envs.splice(0)) await cleanupSystem(env);
 });
 
 /** `bulwark serve analytics:processor` as a child process; resolves once it printed its ready line. */
@@ -55,10 +49,8 @@ describe.each(await profiles())("analytics processor SIGKILL (%s)", (profile) =>
   it("a processor killed mid-stream is replaced by one that restores the checkpoint, and the windows are exact", {
     timeout: 120_000,
   }, async () => {
-    const env = systemEnv(profile, { BULWARK_LOG_LEVEL: "error" });
-    envs.push(env);
-    const ingest = await startNode(env, ["ingest"]);
-    nodes.push(ingest);
+    const env = systems.env(profile, { BULWARK_LOG_LEVEL: "error" });
+    const ingest = await systems.node(env, ["ingest"]);
     const checkpoints = new CheckpointStore(ingest.rt.store);
     const trades = seededTrades(30_000, 23);
     const publish = async (from: number, to: number) => {

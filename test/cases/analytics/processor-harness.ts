@@ -2,6 +2,7 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
+import { afterAll } from "vitest";
 import { type AppConfig, createRuntime, loadAppConfig, type Runtime } from "../../../src/app/index.ts";
 import { PROCESSOR_GROUP } from "../../../src/cases/analytics/events.ts";
 import { FeedGenerator, type Trade, tradesOf } from "../../../src/cases/analytics/feed/index.ts";
@@ -103,6 +104,31 @@ export async function startNode(
       await analytics.stop();
       await own?.close();
       await rt.close();
+    },
+  };
+}
+
+/**
+ * The systems and nodes one test file starts: `env()` and `node()` wrap systemEnv and startNode and register
+ * what they made, and after the file's tests every node is closed and every system cleaned up.
+ */
+export function systemsOfThisFile() {
+  const envs: Record<string, string>[] = [];
+  const nodes: Node[] = [];
+  afterAll(async () => {
+    for (const node of nodes.splice(0)) await node.close();
+    for (const env of envs.splice(0)) await cleanupSystem(env);
+  });
+  return {
+    env(profile: ProfileName, extra: Record<string, string> = {}): Record<string, string> {
+      const env = systemEnv(profile, extra);
+      envs.push(env);
+      return env;
+    },
+    async node(env: Record<string, string>, roles: AnalyticsRole[], member?: string): Promise<Node> {
+      const node = await startNode(env, roles, member);
+      nodes.push(node);
+      return node;
     },
   };
 }

@@ -1,32 +1,22 @@
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { batchOf } from "../../../src/cases/analytics/feed/index.ts";
 import { eventually } from "../../support/services.ts";
 import {
-  cleanupSystem,
   compareWindows,
   expectedWindows,
   lagOf,
-  type Node,
   profiles,
   seededTrades,
-  startNode,
   storedWindows,
-  systemEnv,
+  systemsOfThisFile,
 } from "./processor-harness.ts";
 
-const envs: Record<string, string>[] = [];
-const nodes: Node[] = [];
-afterAll(async () => {
-  for (const node of nodes.splice(0)) await node.close();
-  for (const env of envs.splice(0)) await cleanupSystem(env);
-});
+const systems = systemsOfThisFile();
 
 describe.each(await profiles())("analytics processor rescale (%s)", (profile) => {
   it("splits the partitions when a second instance joins, takes them all back when one stops, and the windows stay exact", async () => {
-    const env = systemEnv(profile);
-    envs.push(env);
-    const a = await startNode(env, ["ingest", "processor"], "proc-a");
-    nodes.push(a);
+    const env = systems.env(profile);
+    const a = await systems.node(env, ["ingest", "processor"], "proc-a");
     const trades = seededTrades(18_000, 11);
     const publish = async (from: number, to: number) => {
       for (let i = from; i < to; i += 1_000) {
@@ -37,8 +27,7 @@ describe.each(await profiles())("analytics processor rescale (%s)", (profile) =>
     await eventually(() => a.analytics.processor!.partitions().length === 4, { message: "a holds all" });
     await publish(0, 6_000);
 
-    const b = await startNode(env, ["processor"], "proc-b");
-    nodes.push(b);
+    const b = await systems.node(env, ["processor"], "proc-b");
     await eventually(
       () =>
         a.analytics.processor!.partitions().length === 2 && b.analytics.processor!.partitions().length === 2,
