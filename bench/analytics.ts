@@ -473,6 +473,41 @@ function e2eCase(profile: "embedded" | "distributed"): BenchCase {
 }
 
 /**
+ * Starts the processor, waits until it holds all 8 partitions, then publishes the seeded feed live for
+ * LATENCY_SECONDS (event time = wall time, a fill every 5 ms). `onPublished` sees each batch once it is in the log.
+ */
+async function liveFeed(system: E2eSystem, onPublished?: (batch: TradeBatch, at: number) => void) {
+  const processor = system.analytics.processor!;
+  await processor.start();
+  while (processor.partitions().length < 8) await new Promise((r) => setTimeout(r, 20));
+  const start = Date.now();
+  const feed = new FeedGenerator({
+    seed: SEED,
+    symbols: SYMBOLS,
+    rate: LATENCY_RATE,
+    startTs: start,
+    disorder: { maxOutOfOrderMs: 400, lateRate: 0 },
+    bursts: { perMinute: 0 },
+  });
+  const batch = feed.createBatch(65_536);
+  const end = start + LATENCY_SECONDS * 1_000;
+  const live = { start, publishing: true, done: Promise.resolve() };
+  live.done = (async () => {
+    while (Date.now() < end) {
+      batch.length = 0;
+      feed.fill(batch, Date.now());
+      if (batch.length > 0) {
+        await system.analytics.publisher.publish(batch);
+        onPublished?.(batch, Date.now());
+      }
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    live.publishing = false;
+  })();
+  return live;
+}
+
+/**
  * Window latency at a steady live rate: trades published every 5 ms as they "arrive" (event time = wall
  * time), shards polled every 2 ms. A window's latency is when its row first shows up minus when the
  * watermark could pass its end (end + B, B the out-of-orderness bound): the processor's share of freshness.
@@ -484,34 +519,12 @@ function latencyCase(profile: "embedded" | "distributed"): BenchCase {
       const system = await startE2e(profile, { BULWARK_ANALYTICS_WINDOWS_OUT_OF_ORDERNESS_MS: "500" });
       const B = 500;
       try {
-        const processor = system.analytics.processor!;
-        await processor.start();
-        while (processor.partitions().length < 8) await new Promise((r) => setTimeout(r, 20));
-        const start = Date.now();
-        const feed = new FeedGenerator({
-          seed: SEED,
-          symbols: SYMBOLS,
-          rate: LATENCY_RATE,
-          startTs: start,
-          disorder: { maxOutOfOrderMs: 400, lateRate: 0 },
-          bursts: { perMinute: 0 },
-        });
-        const batch = feed.createBatch(65_536);
-        const end = start + LATENCY_SECONDS * 1_000;
-        let publishing = true;
-        const publisher = (async () => {
-          while (Date.now() < end) {
-            batch.length = 0;
-            feed.fill(batch, Date.now());
-            if (batch.length > 0) await system.analytics.publisher.publish(batch);
-            await new Promise((r) => setTimeout(r, 5));
-          }
-          publishing = false;
-        })();
+        const live = await liveFeed(system);
+        const start = live.start;
         const seen = new Set<string>();
         const latencies: number[] = [];
         let since = 0;
-        while (publishing) {
+        while (live.publishing) {
           for (const shard of system.analytics.shards.shards) {
             const rows = await shard.db
               .selectFrom("window_results")
@@ -530,7 +543,7 @@ function latencyCase(profile: "embedded" | "distributed"): BenchCase {
           since = Date.now() - 200;
           await new Promise((r) => setTimeout(r, 2));
         }
-        await publisher;
+        await live.done;
         for (const p of [50, 99] as const) {
           report({
             bench: BENCH,
@@ -562,44 +575,20 @@ function latestCase(profile: "embedded" | "distributed"): BenchCase {
         "query",
       ]);
       try {
-        const processor = system.analytics.processor!;
         const query = system.analytics.query!;
-        await processor.start();
-        while (processor.partitions().length < 8) await new Promise((r) => setTimeout(r, 20));
-        const start = Date.now();
-        const feed = new FeedGenerator({
-          seed: SEED,
-          symbols: SYMBOLS,
-          rate: LATENCY_RATE,
-          startTs: start,
-          disorder: { maxOutOfOrderMs: 400, lateRate: 0 },
-          bursts: { perMinute: 0 },
-        });
-        const batch = feed.createBatch(65_536);
-        const end = start + LATENCY_SECONDS * 1_000;
         /** Per symbol: the newest event time published, and when it was published. */
         const newest = new Map<string, { ts: number; at: number }>();
-        let publishing = true;
-        const publisher = (async () => {
-          while (Date.now() < end) {
-            batch.length = 0;
-            feed.fill(batch, Date.now());
-            if (batch.length > 0) {
-              await system.analytics.publisher.publish(batch);
-              const at = Date.now();
-              for (let i = 0; i < batch.length; i++) {
-                const symbol = batch.instruments[batch.instrument[i]!]!.symbol;
-                const ts = batch.ts[i]!;
-                if (ts > (newest.get(symbol)?.ts ?? -1)) newest.set(symbol, { ts, at });
-              }
-            }
-            await new Promise((r) => setTimeout(r, 5));
+        const live = await liveFeed(system, (batch, at) => {
+          for (let i = 0; i < batch.length; i++) {
+            const symbol = batch.instruments[batch.instrument[i]!]!.symbol;
+            const ts = batch.ts[i]!;
+            if (ts > (newest.get(symbol)?.ts ?? -1)) newest.set(symbol, { ts, at });
           }
-          publishing = false;
-        })();
+        });
+        const start = live.start;
         const latencies: number[] = [];
         let timeouts = 0;
-        while (publishing) {
+        while (live.publishing) {
           // The most active symbol's newest trade: the one a dashboard watches.
           let probe: { symbol: string; ts: number; at: number } | undefined;
           for (const [symbol, t] of newest) if (!probe || t.at >= probe.at) probe = { symbol, ...t };
@@ -629,7 +618,7 @@ function latestCase(profile: "embedded" | "distributed"): BenchCase {
           // inject() settles in microtasks: yield a timer turn so the publisher runs between probes.
           await new Promise((r) => setTimeout(r, 5));
         }
-        await publisher;
+        await live.done;
         for (const p of [50, 99] as const) {
           report({
             bench: BENCH,
