@@ -1,27 +1,8 @@
-import { Writable } from "node:stream";
 import { describe, expect, it } from "vitest";
-import { main } from "../../src/cli/main.ts";
+import { runCli } from "../support/cli.ts";
 
 async function feed(args: string[]) {
-  let out = "";
-  let err = "";
-  const sink = (append: (s: string) => void) =>
-    new Writable({
-      write(chunk, _enc, cb) {
-        append(chunk.toString());
-        cb();
-      },
-    });
-  const code = await main(["feed", ...args], {
-    stdout: sink((s) => {
-      out += s;
-    }),
-    stderr: sink((s) => {
-      err += s;
-    }),
-    env: {},
-    signal: new AbortController().signal,
-  });
+  const { code, out, err } = await runCli(["feed", ...args]);
   return { code, lines: out.split("\n").filter(Boolean), err };
 }
 

@@ -1,15 +1,14 @@
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Writable } from "node:stream";
 import { afterAll, describe, expect, it } from "vitest";
 import { createRuntime, loadAppConfig, storeConfigFor } from "../../../src/app/index.ts";
 import { batchOf } from "../../../src/cases/analytics/feed/index.ts";
 import { TradePublisher } from "../../../src/cases/analytics/ingest/index.ts";
 import { openShardedStore } from "../../../src/cases/analytics/store/index.ts";
 import { declareAnalyticsTopics } from "../../../src/cases/analytics/system.ts";
-import { main } from "../../../src/cli/main.ts";
 import { openStore } from "../../../src/platform/storage/index.ts";
+import { runCli } from "../../support/cli.ts";
 import { logger, windowRow, writesFor } from "./query-harness.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "bulwark-analytics-cli-"));
@@ -21,28 +20,7 @@ const env = {
 };
 const DAY = Date.parse("2026-01-02T00:00:00Z");
 
-async function cli(args: string[]) {
-  let out = "";
-  let err = "";
-  const sink = (append: (s: string) => void) =>
-    new Writable({
-      write(chunk, _enc, cb) {
-        append(chunk.toString());
-        cb();
-      },
-    });
-  const code = await main(["analytics", ...args], {
-    stdout: sink((s) => {
-      out += s;
-    }),
-    stderr: sink((s) => {
-      err += s;
-    }),
-    env,
-    signal: new AbortController().signal,
-  });
-  return { code, out, err };
-}
+const cli = (args: string[]) => runCli(["analytics", ...args], env);
 
 describe("bulwark analytics (embedded profile)", () => {
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
