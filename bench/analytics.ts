@@ -7,6 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DuckDBConnection, DuckDBInstance } from "@duckdb/node-api";
 import { sql } from "kysely";
+import { startAnalytics } from "../src/app/cases/analytics.ts";
 import { createRuntime, loadAppConfig, type Runtime } from "../src/app/index.ts";
 import type { TradeBatch } from "../src/cases/analytics/feed/index.ts";
 import {
@@ -16,13 +17,8 @@ import {
   toEventBatch,
   tradesOf,
 } from "../src/cases/analytics/feed/index.ts";
-import { type Analytics, createAnalytics } from "../src/cases/analytics/system.ts";
-import {
-  type JetStreamDriver,
-  jetStreamDriver,
-  type LogDriver,
-  type PublishItem,
-} from "../src/platform/messaging/index.ts";
+import type { Analytics } from "../src/cases/analytics/system.ts";
+import type { LogDriver, PublishItem } from "../src/platform/messaging/index.ts";
 import { createLogger } from "../src/platform/observability/index.ts";
 import {
   createEventBatch,
@@ -346,32 +342,16 @@ async function startE2e(
     } as Record<string, string>,
   });
   const rt = await createRuntime(config, createLogger({ level: "warn" }));
-  let log: LogDriver | undefined = rt.sameStoreLog;
-  let js: JetStreamDriver | undefined;
-  if (!log) {
-    js = await jetStreamDriver({ servers: config.nats.url, namespace: config.database.schema ?? "bulwark" });
-    log = js;
-  }
-  const analytics = await createAnalytics({
-    config: config.analytics,
-    roles,
-    store: rt.store,
-    openAuxStore: (name) => rt.openAuxStore(name),
-    bus: rt.bus,
-    log,
-    logger: rt.logger,
-    registry: rt.registry,
-  });
+  const started = await startAnalytics(rt, roles);
+  const { analytics } = started;
   return {
     rt,
     analytics,
-    log,
+    log: started.log!,
     async close() {
-      await analytics.stop();
-      if (js) {
-        await js.deleteNamespace().catch(() => {});
-        await js.close();
-      }
+      await analytics.stop(); // idempotent: started.stop() below then only closes connections
+      await started.jetStream?.deleteNamespace().catch(() => {});
+      await started.stop();
       if (profile === "distributed") {
         for (let i = 0; i < config.analytics.shards.count; i++) {
           await sql`drop schema if exists ${sql.id(`${schema}_analytics_shard_${i}`)} cascade`.execute(

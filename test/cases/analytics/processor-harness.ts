@@ -3,11 +3,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
 import { afterAll } from "vitest";
+import { startAnalytics } from "../../../src/app/cases/analytics.ts";
 import { type AppConfig, createRuntime, loadAppConfig, type Runtime } from "../../../src/app/index.ts";
 import { PROCESSOR_GROUP } from "../../../src/cases/analytics/events.ts";
 import { FeedGenerator, type Trade, tradesOf } from "../../../src/cases/analytics/feed/index.ts";
-import { type Analytics, type AnalyticsRole, createAnalytics } from "../../../src/cases/analytics/system.ts";
-import { jetStreamDriver, type LogDriver } from "../../../src/platform/messaging/index.ts";
+import type { Analytics, AnalyticsRole } from "../../../src/cases/analytics/system.ts";
+import { jetStreamDriver } from "../../../src/platform/messaging/index.ts";
 import { createLogger } from "../../../src/platform/observability/index.ts";
 import { partitionOf } from "../../../src/platform/partitioning/index.ts";
 import { SERVICES, serviceAvailable, uniqueName } from "../../support/services.ts";
@@ -75,34 +76,13 @@ export async function startNode(
 ): Promise<Node> {
   const config = configOf(env);
   const rt = await createRuntime(config, createLogger({ level: "warn" }));
-  let log: LogDriver | undefined = rt.sameStoreLog;
-  let own: { close(): Promise<void> } | undefined;
-  if (!log) {
-    const driver = await jetStreamDriver({
-      servers: config.nats.url,
-      namespace: config.database.schema ?? "bulwark",
-    });
-    log = driver;
-    own = driver;
-  }
-  const analytics = await createAnalytics({
-    config: config.analytics,
-    roles,
-    store: rt.store,
-    openAuxStore: (name) => rt.openAuxStore(name),
-    bus: rt.bus,
-    log,
-    logger: rt.logger,
-    registry: rt.registry,
-    ...(member ? { member } : {}),
-  });
-  await analytics.listen();
+  const started = await startAnalytics(rt, roles, member ? { member } : {});
+  await started.analytics.listen();
   return {
     rt,
-    analytics,
+    analytics: started.analytics,
     async close() {
-      await analytics.stop();
-      await own?.close();
+      await started.stop();
       await rt.close();
     },
   };
