@@ -122,13 +122,5 @@ export class Outbox {
   }
 }
 
-interface OutboxRow {
-  msg_id: string;
-  topic: string;
-  key: string;
-  type: string;
-  version: number;
-  headers: string;
-  payload: string;
-  created_at: number;
-}
+/** An outbox row as enqueue builds it (the table's generated columns left out). */
+type OutboxRow = Omit<MessagingTables["messaging_outbox"], "seq" | "sent_at">;
