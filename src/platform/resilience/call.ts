@@ -1,3 +1,5 @@
+import type { WheelEntry } from "./timer-wheel.ts";
+
 /** What the protected function receives: everything it needs to cooperate with the policies around it. */
 export interface CallContext {
   /** Aborted when a policy gives up on this attempt (timeout, lost hedge) or the caller aborts. Created on first read. */
@@ -17,9 +19,13 @@ export interface ExecuteOptions {
   readonly deadline?: number;
 }
 
-/** A source of a coarse deadline for a call, attached by the timeout policy. */
-export interface DeadlineSource {
-  expiresAt(): number;
+/**
+ * What bounds a timed attempt in time (the timeout policy): it knows the attempt's deadline on its wheel and
+ * what to do when the attempt expires.
+ */
+export interface AttemptTimer {
+  deadlineOf(attempt: Call): number;
+  expired(attempt: Call): void;
 }
 
 /** The rarely needed part of a call: the caller's own signal and deadline, and this call's abort state. */
@@ -30,27 +36,36 @@ class CallExtras {
   signal: AbortSignal | undefined = undefined;
   aborted = false;
   reason: unknown = undefined;
+  /** An aggressive timeout's way to settle the attempt at its deadline. */
+  onExpiry: ((reason: unknown) => void) | undefined = undefined;
 }
 
 /**
- * The per-call state threaded through a policy stack. Kept small and cheap on purpose: a call on the success
- * path is four fields; the caller's signal and deadline, the AbortController (created only if somebody reads
- * `signal`) and the abort state live in a side object made only when needed.
+ * The per-call state threaded through a policy stack, and also a timed attempt's entry on the timer wheel.
+ * One flat class on purpose: a subclass for timed attempts cost twice the allocation time (a derived
+ * constructor), and a second class would make every `Call` read in the stack polymorphic. The caller's
+ * signal and deadline, the AbortController (created only if somebody reads `signal`) and the abort state
+ * live in a side object made only when needed.
  */
-export class Call implements CallContext {
+export class Call implements CallContext, WheelEntry {
   attempt: number;
-  timer: DeadlineSource | undefined = undefined;
   readonly parent: Call | undefined;
-  #extras: CallExtras | undefined = undefined;
+  /** Set on a timed attempt: the policy bounding it. */
+  readonly timer: AttemptTimer | undefined;
+  /** Wheel entry: the attempt's lifetime in ms, whether it settled, and the tick it expires at. */
+  readonly ms: number;
+  done: boolean;
+  expiryTick: number;
+  #extras: CallExtras | undefined;
 
-  constructor(parent?: Call, external?: AbortSignal, deadline = Number.POSITIVE_INFINITY) {
-    this.parent = parent;
+  constructor(parent: Call | undefined, timer?: AttemptTimer, ms = Number.POSITIVE_INFINITY) {
     this.attempt = parent === undefined ? 1 : parent.attempt;
-    if (external !== undefined || deadline !== Number.POSITIVE_INFINITY) {
-      const extras = this.#more();
-      extras.external = external;
-      extras.externalDeadline = deadline;
-    }
+    this.parent = parent;
+    this.timer = timer;
+    this.ms = ms;
+    this.done = false;
+    this.expiryTick = -1;
+    this.#extras = undefined;
   }
 
   #more(): CallExtras {
@@ -60,14 +75,20 @@ export class Call implements CallContext {
 
   /** Wraps what the caller passed: a child of a Call, or a root carrying the caller's signal and deadline. */
   static from(options: ExecuteOptions | undefined): Call {
-    if (options === undefined) return new Call();
+    if (options === undefined) return new Call(undefined);
     if (options instanceof Call) return new Call(options);
-    return new Call(undefined, options.signal, options.deadline ?? Number.POSITIVE_INFINITY);
+    const call = new Call(undefined);
+    if (options.signal !== undefined || options.deadline !== undefined) {
+      const extras = call.#more();
+      extras.external = options.signal;
+      extras.externalDeadline = options.deadline ?? Number.POSITIVE_INFINITY;
+    }
+    return call;
   }
 
   get deadline(): number {
     let d = this.#extras?.externalDeadline ?? Number.POSITIVE_INFINITY;
-    if (this.timer !== undefined) d = Math.min(d, this.timer.expiresAt());
+    if (this.timer !== undefined) d = Math.min(d, this.timer.deadlineOf(this));
     if (this.parent !== undefined) d = Math.min(d, this.parent.deadline);
     return d;
   }
@@ -114,5 +135,25 @@ export class Call implements CallContext {
     extras.aborted = true;
     extras.reason = reason;
     extras.controller?.abort(reason);
+  }
+
+  /** Has an aggressive timeout settle this attempt with the expiry's reason, even if the callee ignores it. */
+  settleOnExpiry(reject: (reason: unknown) => void): void {
+    this.#more().onExpiry = reject;
+  }
+
+  /** Whether an aggressive timeout settles this attempt itself at expiry. */
+  get settlesOnExpiry(): boolean {
+    return this.#extras?.onExpiry !== undefined;
+  }
+
+  /** Called by the wheel at the deadline of a timed attempt still running. */
+  expire(): void {
+    this.timer?.expired(this);
+  }
+
+  /** Settles an attempt whose expiry settles it (aggressive timeout). */
+  rejectOnExpiry(reason: unknown): void {
+    this.#extras?.onExpiry?.(reason);
   }
 }

@@ -21,7 +21,7 @@ export class FallbackPolicy extends StagePolicy {
 
   run<T>(fn: Operation<T>, call: Call, next: Next): Promise<T> {
     this.calls++;
-    const inner = next.run(fn, call);
+    const inner = next.stage.run(fn, call, next.rest);
     return inner.then(undefined, (e) => {
       if (!this.#when(e)) return inner;
       this.fallbacks++;

@@ -55,7 +55,7 @@ class Race<T> implements WheelEntry {
     this.launched++;
     this.running++;
     this.attempts.push(attempt);
-    this.next.run(this.fn, attempt).then(
+    this.next.stage.run(this.fn, attempt, this.next.rest).then(
       (v) => this.win(attempt, v),
       (e) => this.lose(e),
     );

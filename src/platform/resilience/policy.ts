@@ -8,11 +8,6 @@ export interface Policy {
   execute<T>(fn: Operation<T>, options?: ExecuteOptions): Promise<T>;
 }
 
-/** The rest of a composed stack, as seen from one stage. */
-export interface Next {
-  run<T>(fn: Operation<T>, call: Call): Promise<T>;
-}
-
 /**
  * How a built-in policy runs inside a composed stack: it receives the next stage instead of a closure,
  * so composing allocates nothing per call. `run` never throws synchronously; it returns a rejection.
@@ -21,15 +16,35 @@ export interface Stage {
   run<T>(fn: Operation<T>, call: Call, next: Next): Promise<T>;
 }
 
-export const TERMINAL: Next = {
+/**
+ * The rest of a composed stack, as seen from one stage: a linked list of stages. Each stage calls the next
+ * one itself, `next.stage.run(fn, call, next.rest)`, rather than through one shared dispatching method:
+ * that one call site would see every kind of stage and go megamorphic, while a stage's own call site sees
+ * only the stages that follow it, so it stays monomorphic.
+ */
+export class Next {
+  readonly stage: Stage;
+  /** The stages after `stage`; the terminal entry points to itself. */
+  readonly rest: Next;
+
+  constructor(stage: Stage, rest?: Next) {
+    this.stage = stage;
+    this.rest = rest ?? this;
+  }
+}
+
+/** The end of every stack: calls the protected function. */
+class CallTheFunction implements Stage {
   run<T>(fn: Operation<T>, call: Call): Promise<T> {
     try {
       return Promise.resolve(fn(call));
     } catch (err) {
       return Promise.reject(err);
     }
-  },
-};
+  }
+}
+
+export const TERMINAL: Next = new Next(new CallTheFunction());
 
 /** Base of the built-in policies: `execute` is `run` at the end of the stack. */
 export abstract class StagePolicy implements Policy, Stage {
@@ -48,14 +63,14 @@ export function isStage(p: unknown): p is Stage {
 export function stageOf(policy: Policy): Stage {
   if (isStage(policy)) return policy;
   return {
-    run: (fn, call, next) => policy.execute(() => next.run(fn, call), call),
+    run: (fn, call, next) => policy.execute(() => next.stage.run(fn, call, next.rest), call),
   };
 }
 
 /** A policy that does nothing; the identity of `wrap`. */
 export class NoopPolicy extends StagePolicy {
   run<T>(fn: Operation<T>, call: Call, next: Next): Promise<T> {
-    return next.run(fn, call);
+    return next.stage.run(fn, call, next.rest);
   }
 }
 

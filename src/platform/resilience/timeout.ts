@@ -1,10 +1,10 @@
 import { type Clock, systemClock } from "../time/index.ts";
-import { Call, type DeadlineSource } from "./call.ts";
+import { type AttemptTimer, Call } from "./call.ts";
 import { TimeoutError } from "./errors.ts";
 import { Listeners } from "./listeners.ts";
 import { observe } from "./observe.ts";
 import { type Next, type Operation, preRejected, StagePolicy } from "./policy.ts";
-import { TimerWheel, type WheelEntry } from "./timer-wheel.ts";
+import { TimerWheel } from "./timer-wheel.ts";
 
 export interface TimeoutOptions {
   /** Per-attempt budget in milliseconds. A call inheriting a tighter deadline gets what is left of it. */
@@ -23,51 +23,19 @@ export interface TimeoutOptions {
   wheel?: TimerWheel;
 }
 
-/**
- * One attempt under a timeout: the child call handed down the stack, its wheel entry and its deadline
- * source at once, so a timed attempt costs one allocation.
- */
-class TimedCall extends Call implements WheelEntry, DeadlineSource {
-  readonly ms: number;
-  done = false;
-  expiryTick = -1;
-  readonly policy: TimeoutPolicy;
-  reject: ((e: unknown) => void) | undefined = undefined;
-
-  constructor(policy: TimeoutPolicy, parent: Call, ms: number) {
-    super(parent);
-    this.policy = policy;
-    this.ms = ms;
-    this.timer = this;
-  }
-
-  expiresAt(): number {
-    return this.policy.wheel.deadlineOf(this);
-  }
-
-  expire(): void {
-    this.policy.timeouts++;
-    if (this.reject !== undefined) this.policy.failures++;
-    const error = this.policy.error;
-    this.abort(error);
-    if (this.policy.onTimeout.size > 0) this.policy.onTimeout.emit(error);
-    if (this.reject !== undefined) this.reject(error);
-  }
-}
-
-const finish = (attempt: TimedCall): void => {
+const finish = (attempt: Call): void => {
   attempt.done = true;
 };
-const fail = (attempt: TimedCall): void => {
+const fail = (attempt: Call): void => {
   attempt.done = true;
-  attempt.policy.failures++;
+  (attempt.timer as TimeoutPolicy).failures++;
 };
 
 /**
  * A per-attempt deadline. Registering costs one push onto the shared wheel; success neither clears a
  * timer nor aborts anything, and the callee's AbortController exists only if it read `ctx.signal`.
  */
-export class TimeoutPolicy extends StagePolicy {
+export class TimeoutPolicy extends StagePolicy implements AttemptTimer {
   readonly ms: number;
   readonly strategy: "aggressive" | "cooperative";
   readonly name: string;
@@ -93,6 +61,20 @@ export class TimeoutPolicy extends StagePolicy {
     this.#rejection = preRejected(this.error);
   }
 
+  deadlineOf(attempt: Call): number {
+    return this.wheel.deadlineOf(attempt);
+  }
+
+  expired(attempt: Call): void {
+    this.timeouts++;
+    const settles = attempt.settlesOnExpiry;
+    if (settles) this.failures++;
+    const error = this.error;
+    attempt.abort(error);
+    if (this.onTimeout.size > 0) this.onTimeout.emit(error);
+    if (settles) attempt.rejectOnExpiry(error);
+  }
+
   run<T>(fn: Operation<T>, call: Call, next: Next): Promise<T> {
     this.calls++;
     let ms = this.ms;
@@ -105,9 +87,9 @@ export class TimeoutPolicy extends StagePolicy {
       }
       if (left < ms) ms = left;
     }
-    const attempt = new TimedCall(this, call, ms);
+    const attempt = new Call(call, this, ms);
     this.wheel.add(attempt);
-    const inner = next.run(fn, attempt);
+    const inner = next.stage.run(fn, attempt, next.rest);
     if (this.strategy === "cooperative") {
       // Observe and pass the outcome through (as cockatiel's and Polly's cooperative timeouts do): no
       // hop, no rethrow. A callee honouring its signal rejects with `signal.reason`, the TimeoutError.
@@ -115,7 +97,7 @@ export class TimeoutPolicy extends StagePolicy {
       return inner;
     }
     return new Promise<T>((resolve, reject) => {
-      attempt.reject = reject;
+      attempt.settleOnExpiry(reject);
       inner.then(
         (v) => {
           attempt.done = true;

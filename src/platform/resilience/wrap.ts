@@ -1,29 +1,9 @@
 import type { Call } from "./call.ts";
-import {
-  type Next,
-  type Operation,
-  type Policy,
-  type Stage,
-  StagePolicy,
-  stageOf,
-  TERMINAL,
-} from "./policy.ts";
-
-class Link implements Next {
-  readonly stage: Stage;
-  readonly next: Next;
-  constructor(stage: Stage, next: Next) {
-    this.stage = stage;
-    this.next = next;
-  }
-  run<T>(fn: Operation<T>, call: Call): Promise<T> {
-    return this.stage.run(fn, call, this.next);
-  }
-}
+import { Next, type Operation, type Policy, type Stage, StagePolicy, stageOf, TERMINAL } from "./policy.ts";
 
 function chain(stages: readonly Stage[], last: Next): Next {
   let next = last;
-  for (let i = stages.length - 1; i >= 0; i--) next = new Link(stages[i]!, next);
+  for (let i = stages.length - 1; i >= 0; i--) next = new Next(stages[i]!, next);
   return next;
 }
 
@@ -39,7 +19,8 @@ export class ComposedPolicy extends StagePolicy {
   }
 
   run<T>(fn: Operation<T>, call: Call, next: Next): Promise<T> {
-    return (next === TERMINAL ? this.#head : chain(this.stages, next)).run(fn, call);
+    const head = next === TERMINAL ? this.#head : chain(this.stages, next);
+    return head.stage.run(fn, call, head.rest);
   }
 }
 

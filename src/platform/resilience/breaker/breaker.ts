@@ -151,7 +151,7 @@ export class CircuitBreakerPolicy extends StagePolicy {
   run<T>(fn: Operation<T>, call: Call, next: Next): Promise<T> {
     this.calls++;
     if (this.#state !== CLOSED) return this.#runGuarded(fn, call, next);
-    const inner = next.run(fn, call);
+    const inner = next.stage.run(fn, call, next.rest);
     if (this.#slowMs === Number.POSITIVE_INFINITY) {
       observe(inner, closedOk, closedErr, this);
       return inner;
@@ -203,7 +203,7 @@ export class CircuitBreakerPolicy extends StagePolicy {
     const epoch = this.#epoch;
     const measured = this.#slowMs !== Number.POSITIVE_INFINITY;
     const started = measured ? this.#coarse.now() : 0;
-    const inner = next.run(fn, call);
+    const inner = next.stage.run(fn, call, next.rest);
     inner.then(
       // A slow probe is as bad as a failed one: the dependency has not recovered.
       () => this.#probeOutcome(epoch, measured && this.#coarse.now() - started >= this.#slowMs),

@@ -131,7 +131,7 @@ export class BulkheadPolicy extends StagePolicy {
   // hop, no rethrow, and the release runs before the caller's own continuation.
   #start<T>(fn: Operation<T>, call: Call, next: Next): Promise<T> {
     this.#active++;
-    const inner = next.run(fn, call);
+    const inner = next.stage.run(fn, call, next.rest);
     if (this.adaptive === undefined) {
       observe(inner, releaseOk, releaseErr, this);
       return inner;

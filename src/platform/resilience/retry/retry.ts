@@ -82,7 +82,7 @@ export class RetryPolicy extends StagePolicy {
     this.#budget?.recordCall();
     const startedAt = this.#deadlineMs === Number.POSITIVE_INFINITY ? 0 : this.#coarse.now();
     call.attempt = 1;
-    const first = next.run(fn, call);
+    const first = next.stage.run(fn, call, next.rest);
     return first.then(undefined, (error) => {
       const delayMs = this.#delayAfter(error, 1, 0, call, startedAt);
       if (delayMs !== GIVE_UP) return this.#retry(delayMs, fn, call, next, startedAt);
@@ -100,7 +100,7 @@ export class RetryPolicy extends StagePolicy {
       call.attempt = attempt;
       let error: unknown;
       try {
-        return await next.run(fn, call);
+        return await next.stage.run(fn, call, next.rest);
       } catch (e) {
         error = e;
       }
