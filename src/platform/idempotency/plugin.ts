@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { Kysely, Transaction } from "kysely";
 import { HttpProblem } from "../http/index.ts";
@@ -39,6 +40,23 @@ export interface IdempotencyPluginOptions {
   enabled: boolean;
   /** Scope prefix, usually the service name, so two services never share a key space. */
   scope: string;
+  /**
+   * Who is asking (an authenticated principal or client id), so each caller has a key space of its own:
+   * without it two callers who pick the same key collide, and one could be replayed the other's answer.
+   * Called after authentication hooks; `undefined` means an anonymous caller.
+   */
+  principalOf?: (request: FastifyRequest) => string | undefined;
+}
+
+/** `<service>:<route>`, or `<service>:<principal>:<route>` when keys are per caller. */
+function scopeOf(options: IdempotencyPluginOptions, request: FastifyRequest, routeScope: string): string {
+  if (options.principalOf === undefined) return `${options.scope}:${routeScope}`;
+  // Length-prefixed, so no choice of principal can forge another caller's scope; a long one is hashed so
+  // the scope fits its column (varchar(100)).
+  let principal = options.principalOf(request) ?? "";
+  if (principal.length > 36)
+    principal = `#${createHash("sha256").update(principal).digest("base64url").slice(0, 22)}`;
+  return `${options.scope}:${principal.length}:${principal}:${routeScope}`;
 }
 
 const KEY_PATTERN = /^[\x21-\x7e]{1,255}$/;
@@ -56,7 +74,8 @@ export function registerIdempotency(app: FastifyInstance, options: IdempotencyPl
     if (!setting || !options.enabled) return;
     const key = parseKey(request.headers["idempotency-key"]);
     const route = request.routeOptions.url ?? request.url;
-    const scope = `${options.scope}:${(typeof setting === "object" && setting.scope) || `${request.method} ${route}`}`;
+    const routeScope = (typeof setting === "object" && setting.scope) || `${request.method} ${route}`;
+    const scope = scopeOf(options, request, routeScope);
     const fingerprint = requestFingerprint(request.method, route, request.params, request.body);
     const claim = await store.claim(scope, key, fingerprint);
     switch (claim.kind) {

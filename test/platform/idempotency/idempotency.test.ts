@@ -1,5 +1,6 @@
 import { Type } from "@sinclair/typebox";
 import fc from "fast-check";
+import type { FastifyRequest } from "fastify";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { createService, type Service } from "../../../src/platform/http/index.ts";
 import {
@@ -39,7 +40,15 @@ describe.each(targets)("idempotency keys on $name", (target) => {
   });
   afterAll(() => target.cleanup());
 
-  async function setup({ enabled = true, clock = new FakeClock(1_000_000) } = {}) {
+  async function setup({
+    enabled = true,
+    clock = new FakeClock(1_000_000),
+    principalOf,
+  }: {
+    enabled?: boolean;
+    clock?: FakeClock;
+    principalOf?: (r: FastifyRequest) => string | undefined;
+  } = {}) {
     const store = await target.open();
     stores.push(store);
     await store.migrate("idempotency", idempotencyMigrations);
@@ -50,7 +59,12 @@ describe.each(targets)("idempotency keys on $name", (target) => {
     });
     const service = createService({ name: "orders", logger, shutdown: { readinessGraceMs: 0 } });
     services.push(service);
-    registerIdempotency(service.app, { store: keys, enabled, scope: "orders" });
+    registerIdempotency(service.app, {
+      store: keys,
+      enabled,
+      scope: "orders",
+      ...(principalOf ? { principalOf } : {}),
+    });
     const runs = { count: 0 };
     let gate: Promise<void> | undefined;
     const Body = Type.Object({ sku: Type.String(), qty: Type.Integer({ minimum: 1 }) });
@@ -64,12 +78,15 @@ describe.each(targets)("idempotency keys on $name", (target) => {
         return reply.code(202).send({ orderId: `o-${runs.count}`, sku: request.body.sku });
       },
     );
-    const post = (body: unknown, key?: string) =>
+    const post = (body: unknown, key?: string, caller?: string) =>
       service.app.inject({
         method: "POST",
         url: "/orders",
         payload: body as object,
-        headers: key === undefined ? {} : { "idempotency-key": key },
+        headers: {
+          ...(key === undefined ? {} : { "idempotency-key": key }),
+          ...(caller === undefined ? {} : { "x-caller": caller }),
+        },
       });
     return {
       service,
@@ -124,6 +141,34 @@ describe.each(targets)("idempotency keys on $name", (target) => {
     const other = await post({ sku: "B", qty: 1 }, "key-2");
     expect(other.statusCode).toBe(422);
     expect(other.headers["content-type"]).toMatch(/problem\+json/);
+  });
+
+  it("keeps a key space per caller when told who is asking: no collision, no replay of another's answer", async () => {
+    const callerOf = (r: FastifyRequest) => r.headers["x-caller"] as string | undefined;
+    const { post, runs } = await setup({ principalOf: callerOf });
+    const alice = await post({ sku: "A", qty: 1 }, "same-key", "alice");
+    const bob = await post({ sku: "A", qty: 1 }, "same-key", "bob");
+    expect([alice.statusCode, bob.statusCode]).toEqual([202, 202]);
+    expect(bob.headers["idempotent-replayed"]).toBeUndefined();
+    expect(bob.json().orderId).not.toBe(alice.json().orderId);
+    // A different body under another caller's key is that caller's business, not a 422.
+    expect((await post({ sku: "B", qty: 1 }, "same-key", "carol")).statusCode).toBe(202);
+    // Within one caller the usual semantics hold.
+    const aliceAgain = await post({ sku: "A", qty: 1 }, "same-key", "alice");
+    expect(aliceAgain.headers["idempotent-replayed"]).toBe("true");
+    expect(aliceAgain.json()).toEqual(alice.json());
+    expect((await post({ sku: "B", qty: 1 }, "same-key", "alice")).statusCode).toBe(422);
+    // A principal can't be chosen to land in another one's scope.
+    expect((await post({ sku: "A", qty: 1 }, "k", "a:b")).statusCode).toBe(202);
+    expect((await post({ sku: "A", qty: 1 }, "k", "a")).headers["idempotent-replayed"]).toBeUndefined();
+    // A long principal still fits the key's scope column, and stays distinct from its neighbours.
+    const long = "p".repeat(300);
+    expect((await post({ sku: "A", qty: 1 }, "k", long)).statusCode).toBe(202);
+    expect(
+      (await post({ sku: "A", qty: 1 }, "k", `${long}q`)).headers["idempotent-replayed"],
+    ).toBeUndefined();
+    expect((await post({ sku: "A", qty: 1 }, "k", long)).headers["idempotent-replayed"]).toBe("true");
+    expect(runs.count).toBe(7);
   });
 
   it("answers 409 while the first request is in flight, and exactly one of many concurrent requests runs", async () => {
