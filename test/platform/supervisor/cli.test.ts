@@ -66,6 +66,7 @@ describe("bulwark up / status / chaos run", () => {
         "    - type: probe",
         "      name: auth-live",
         "      tolerance: 200",
+        // biome-ignore lint/suspicious/noTemplateCurlyInString: a Chaos Toolkit configuration reference, resolved by the runner
         "      provider: { type: http, url: '${live}', timeout: 10 }",
         "method:",
         "  - type: action",
