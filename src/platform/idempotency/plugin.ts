@@ -48,7 +48,7 @@ export interface IdempotencyPluginOptions {
   principalOf?: (request: FastifyRequest) => string | undefined;
 }
 
-/** `<service>:<route>`, or `<service>:<principal>:<route>` when keys are per caller. */
+/** `<service>:<route>`, or `<service>:<length>:<principal>:<route>` when keys are per caller. */
 function scopeOf(options: IdempotencyPluginOptions, request: FastifyRequest, routeScope: string): string {
   if (options.principalOf === undefined) return `${options.scope}:${routeScope}`;
   // Length-prefixed, so no choice of principal can forge another caller's scope; a long one is hashed so
