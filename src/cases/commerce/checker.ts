@@ -14,7 +14,8 @@ export interface Violation {
     | "stock-not-conserved"
     | "reservation-unsettled"
     | "sold-for-cancelled-order"
-    | "saga-unfinished";
+    | "saga-unfinished"
+    | "confirmed-unpaid";
   orderId?: string;
   sku?: string;
   detail: string;
@@ -56,7 +57,7 @@ export async function checkCommerce(
   const db = store.db as Kysely<OrderDb & InventoryDb>;
   const gw = gatewayStore.db as Kysely<GatewayDb>;
   const [orders, charges, products, reservations] = await Promise.all([
-    db.selectFrom("ord_orders").select(["id", "status", "deadline_at"]).execute(),
+    db.selectFrom("ord_orders").select(["id", "status", "deadline_at", "payment_state"]).execute(),
     gw
       .selectFrom("gw_charges")
       .select(["id", "reference", "status", "amount_cents", "refunded_cents"])
@@ -102,6 +103,16 @@ export async function checkCommerce(
         invariant: "confirmed-without-charge",
         orderId: o.id,
         detail: `${live.length} captured, unrefunded charges`,
+      });
+    }
+  }
+  for (const o of orders) {
+    // The merchant's own record must agree with the ledger: a confirmed order shows its captured payment.
+    if (o.status === "CONFIRMED" && o.payment_state !== "captured") {
+      violations.push({
+        invariant: "confirmed-unpaid",
+        orderId: o.id,
+        detail: `CONFIRMED with payment ${o.payment_state}`,
       });
     }
   }

@@ -86,6 +86,29 @@ export class OrderRepository {
     return moved;
   }
 
+  /**
+   * Confirms a PENDING order once both facts of a paid checkout are recorded: its payment captured and its
+   * stock committed. The two arrive on different topics in either order, so each handler records its own
+   * fact and then calls this. The first statement locks the order row, so when the two handlers run at
+   * once (Postgres) the second waits and then sees the first's writes: neither can miss the other.
+   */
+  async confirmIfSettled(trx: Db, orderId: string, now: number): Promise<boolean> {
+    await trx.updateTable("ord_orders").set({ updated_at: now }).where("id", "=", orderId).execute();
+    const committed = await trx
+      .selectFrom("ord_timeline")
+      .select("step")
+      .where("order_id", "=", orderId)
+      .where("step", "=", "StockCommitted")
+      .executeTakeFirst();
+    const order = await trx
+      .selectFrom("ord_orders")
+      .select("payment_state")
+      .where("id", "=", orderId)
+      .executeTakeFirst();
+    if (!committed || order?.payment_state !== "captured") return false;
+    return this.finish(trx, orderId, "CONFIRMED", now);
+  }
+
   async setTotal(trx: Db, orderId: string, totalCents: number, now: number): Promise<void> {
     await trx
       .updateTable("ord_orders")

@@ -198,6 +198,14 @@ export async function createOrderService(ctx: CommerceContext): Promise<OrderSer
     }
   };
 
+  // The order is confirmed only when it knows both that it is paid and that its stock is committed, so a
+  // reader never sees a CONFIRMED order whose payment is still "none".
+  const confirmIfSettled = async (emit: Emit, trx: Kysely<OrderDb>, orderId: string) => {
+    if (await repository.confirmIfSettled(trx, orderId, ctx.clock.now())) {
+      await emit(TOPICS.orders, orderId, OrderConfirmed.create({ orderId }));
+    }
+  };
+
   const stuck = sweeper(ctx, "saga-timeout", async () => {
     const now = ctx.clock.now();
     for (const order of await repository.overdue(now)) {
@@ -276,9 +284,8 @@ export async function createOrderService(ctx: CommerceContext): Promise<OrderSer
               await cancel(emit, trx, e.orderId, `out-of-stock:${e.sku}`);
             }),
             [StockCommitted.type]: react(async (trx, e, emit) => {
-              if (await repository.finish(trx, e.orderId, "CONFIRMED", ctx.clock.now())) {
-                await emit(TOPICS.orders, e.orderId, OrderConfirmed.create({ orderId: e.orderId }));
-              }
+              await repository.step(trx, e.orderId, "StockCommitted", ctx.clock.now());
+              await confirmIfSettled(emit, trx, e.orderId);
             }),
             [StockCommitFailed.type]: react(async (trx, e) => {
               await repository.step(trx, e.orderId, "StockCommitFailed", ctx.clock.now(), String(e.reason));
@@ -289,9 +296,10 @@ export async function createOrderService(ctx: CommerceContext): Promise<OrderSer
           topic: TOPICS.payments,
           group: "order",
           handlers: {
-            [PaymentProcessed.type]: react(async (trx, e) => {
+            [PaymentProcessed.type]: react(async (trx, e, emit) => {
               await repository.setPayment(trx, e.orderId, "captured", e.chargeId as string, ctx.clock.now());
               await repository.step(trx, e.orderId, "PaymentProcessed", ctx.clock.now());
+              await confirmIfSettled(emit, trx, e.orderId);
             }),
             [PaymentFailed.type]: react(async (trx, e, emit) => {
               await repository.setPayment(trx, e.orderId, "failed", null, ctx.clock.now());
