@@ -75,7 +75,9 @@ describe.each(profiles.filter((p) => p.run))("banking kill test under bulwark up
       BULWARK_DATA_DIR: dataDir,
       BULWARK_LOG_LEVEL: "error",
       BULWARK_ADMIN_ENABLED: "false",
+      // Only banking: the other cases' processes would share the 2 cores during the restarts measured here.
       BULWARK_COMMERCE_ENABLED: "false",
+      BULWARK_ANALYTICS_ENABLED: "false",
       BULWARK_HTTP_PORT: String(consolePort),
       BULWARK_AUTH_SERVICE_KEYS: SERVICE_KEY,
       // Half the clients go through the gateway; its per-client limit is not what this test is about.
@@ -151,7 +153,11 @@ describe.each(profiles.filter((p) => p.run))("banking kill test under bulwark up
       timeoutMs: 60_000,
       intervalMs: 100,
       message: "every banking service ready under bulwark up",
-    }).catch((err) => {
+    }).catch(async (err) => {
+      const notReady = [];
+      for (const role of BANKING_ROLES) if (!(await ready(role))) notReady.push(role);
+      console.log(`not ready: ${notReady.join(", ")}; load average ${loadavg()[0]!.toFixed(1)}`);
+      console.log(JSON.stringify((await supervisor.status().catch((e) => String(e))) as unknown));
       console.log(
         output
           .split("\n")
