@@ -100,6 +100,35 @@ describe.each(targets)("banking accounts on $name", (target) => {
     expect((await checkBanking(h.store)).ok).toBe(true);
   });
 
+  it("gives each customer a key space of their own: the same key from two customers moves two sums", async () => {
+    const { h, aliceToken, bobToken } = await twoCustomers();
+    const fromAlice = await h.transfer(
+      aliceToken,
+      { fromAccountId: "alice-1", toAccountId: "bob-1", amountCents: 300 },
+      "same-key",
+    );
+    const fromBob = await h.transfer(
+      bobToken,
+      { fromAccountId: "bob-1", toAccountId: "alice-1", amountCents: 200 },
+      "same-key",
+    );
+    expect(fromAlice.status).toBe(201);
+    expect(fromBob.status).toBe(201);
+    expect(fromBob.headers.get("idempotent-replayed")).toBeNull();
+    expect(await fromBob.json()).toMatchObject({ fromAccountId: "bob-1", amountCents: 200 });
+    expect(await balanceOf(h, "alice-1")).toBe(10_000 - 300 + 200);
+    expect(await balanceOf(h, "bob-1")).toBe(2_000 + 300 - 200);
+    // Each customer's retry still replays their own answer.
+    const bobAgain = await h.transfer(
+      bobToken,
+      { fromAccountId: "bob-1", toAccountId: "alice-1", amountCents: 200 },
+      "same-key",
+    );
+    expect(bobAgain.headers.get("idempotent-replayed")).toBe("true");
+    expect(await bobAgain.json()).toMatchObject({ fromAccountId: "bob-1", amountCents: 200 });
+    expect(await balanceOf(h, "bob-1")).toBe(2_100);
+  });
+
   it("replays a retried key without moving money twice; another body with the same key is 422", async () => {
     const { h, aliceToken } = await twoCustomers();
     const body = { fromAccountId: "alice-1", toAccountId: "bob-1", amountCents: 1_000 };
@@ -123,11 +152,11 @@ describe.each(targets)("banking accounts on $name", (target) => {
 
   it("answers 409 while the key's first request is in flight, and lets a retry take over a dead one's key", async () => {
     const clock = new FakeClock(Date.now());
-    const { h, aliceToken } = await twoCustomers({ idempotencyLockMs: 2_000 }, { clock });
+    const { h, alice, aliceToken } = await twoCustomers({ idempotencyLockMs: 2_000 }, { clock });
     const body = { fromAccountId: "alice-1", toAccountId: "bob-1", amountCents: 700 };
-    // A process claimed the key and died before its transaction committed.
+    // A process claimed alice's key and died before its transaction committed.
     const claim = await h.banking.accounts!.idempotency.claim(
-      "accounts:POST /transfers",
+      `accounts:${alice.customerId.length}:${alice.customerId}:POST /transfers`,
       "crashed-1",
       requestFingerprint("POST", "/transfers", {}, body),
     );

@@ -61,7 +61,13 @@ export async function createAccountsService(
   const app = service.app;
   guardOwnedAccounts(app, authenticator, ledger);
   // Transfers always take a key: a bank has no "before" architecture that double-spends on a retry.
-  registerIdempotency(app, { store: idempotency, enabled: true, scope: "accounts" });
+  // Keys are the client's, so each customer gets a key space of their own (the guard has set the principal).
+  registerIdempotency(app, {
+    store: idempotency,
+    enabled: true,
+    scope: "accounts",
+    principalOf: (request) => request.principal?.customerId,
+  });
 
   app.get(
     "/accounts/:id/balance",
