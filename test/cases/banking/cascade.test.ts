@@ -30,15 +30,11 @@ const RATES = { home: 20, transfer: 5, balance: 20 } as const;
 /** A request without an answer after this long counts as hung. */
 const CLIENT_WAIT_MS = 3_000;
 const CUSTOMERS = 10;
-/** The issue's promise for /accounts/:id/balance p99 while auth fails. */
-const BALANCE_P99_PROMISE_MS = 100;
 /**
- * What the test asserts: the promise with 2.5× headroom. This process runs the load generator and all five
- * services on a 2-core machine shared with other suites; its own event loop stalls for 100-150 ms at times
- * (printed as "event-loop delay"), and such a stall lands in the balance p99 even with no fault injected. The
- * output says whether the promise itself was met.
+ * The issue's promise for /accounts/:id/balance p99 while auth fails, asserted as stated. This file runs in the
+ * "timing" project (alone, after every other suite), so the crash tests' load can't land in its tail.
  */
-const BALANCE_P99_ASSERT_MS = 250;
+const BALANCE_P99_PROMISE_MS = 100;
 
 interface Sample {
   kind: keyof typeof RATES;
@@ -360,7 +356,7 @@ describe.each(targets)("cascade on $name", (target) => {
     );
     // The product's promise, as the issue states it.
     expect(a.homeGood, "share of /mobile/home answered non-5xx within 1 s").toBeGreaterThanOrEqual(0.999);
-    expect(a.balanceP99, "balance p99 (ms)").toBeLessThan(BALANCE_P99_ASSERT_MS);
+    expect(a.balanceP99, "balance p99 (ms)").toBeLessThan(BALANCE_P99_PROMISE_MS);
     expect(on.checkOk, on.checkDetail).toBe(true);
     expect(a.transfersOk, "transfers kept working while auth was slow and down").toBeGreaterThan(
       a.transferCount * 0.95,

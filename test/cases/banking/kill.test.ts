@@ -17,10 +17,10 @@ const bin = new URL("../../../bin/bulwark.js", import.meta.url).pathname;
 const nats = (await serviceAvailable("postgres")) && (await serviceAvailable("nats"));
 const ROUNDS = Number(process.env.BULWARK_BANKING_KILL_ROUNDS ?? 2);
 /**
- * The acceptance bound: 5 s from SIGKILL to ready again. A restart costs the supervisor's backoff (100 ms,
- * doubling while a service keeps dying within 10 s) plus a cold `bulwark serve` (~0.7–0.9 s on an idle
- * machine), so 5 s is ~4x headroom when idle. Other workers share the 2 cores: at a load average of 11 one
- * restart took 5.7 s. So the median restart must meet 5 s, and every restart 2x that (documented headroom).
+ * The acceptance bound, asserted for every restart: 5 s from SIGKILL to ready again. A restart costs the
+ * supervisor's backoff (100 ms, doubling while a service keeps dying within 10 s) plus a cold `bulwark serve`
+ * (~0.7–0.9 s on an idle machine). This file runs in the "timing" project, alone after every other suite,
+ * with only the banking services under `bulwark up`: restarts measured 1.2–2.3 s there.
  */
 const READY_WITHIN_MS = 5_000;
 const SERVICE_KEY = "banking-kill-service-key-0123";
@@ -290,11 +290,7 @@ describe.each(profiles.filter((p) => p.run))("banking kill test under bulwark up
         `load average ${loadavg()[0]!.toFixed(1)} on ${availableParallelism()} cores`,
     );
     expect(restarts).toHaveLength(ROUNDS * BANKING_ROLES.length);
-    const sorted = restarts.map((r) => r.readyMs).sort((a, b) => a - b);
-    expect(sorted[Math.floor((sorted.length - 1) / 2)], "median restart → ready").toBeLessThan(
-      READY_WITHIN_MS,
-    );
-    for (const r of restarts) expect(r.readyMs, `${r.role} ready again`).toBeLessThan(2 * READY_WITHIN_MS);
+    for (const r of restarts) expect(r.readyMs, `${r.role} ready again`).toBeLessThanOrEqual(READY_WITHIN_MS);
     expect(acknowledged.size).toBeGreaterThan(20);
     expect(throughGateway.size).toBeGreaterThan(5);
 
