@@ -9,6 +9,7 @@ import { join } from "node:path";
 import pg from "pg";
 import { CommerceConfigSchema } from "../src/cases/commerce/config.ts";
 import { OrderConfirmed, TOPICS } from "../src/cases/commerce/events.ts";
+import type { PaymentGateway } from "../src/cases/commerce/payment/gateway-client.ts";
 import { type Commerce, createCommerce } from "../src/cases/commerce/system.ts";
 import { loadConfig } from "../src/platform/config/index.ts";
 import {
@@ -130,7 +131,7 @@ async function startCommerce(
   return commerce;
 }
 
-function zeroCostGateway() {
+function zeroCostGateway(): PaymentGateway {
   let n = 0;
   return {
     charge: async (_orderId: string, amountCents: number) => ({
