@@ -111,8 +111,8 @@ export async function createCommerce(deps: CommerceDeps): Promise<Commerce> {
       outbox,
       bus: deps.bus,
       useOutbox: config.patterns.outbox,
-      committed: (events) => {
-        if (deps.sameStoreLog) outbox.wake(events);
+      committed: (_events, trx) => {
+        if (deps.sameStoreLog) outbox.handOff(trx);
         else relay?.wake();
       },
     }),
