@@ -1,4 +1,4 @@
-// npm run bench -- commerce [--quick] [--only=embedded|distributed]
+// npm run bench -- commerce [--quick] [--only=embedded|distributed] [--case=http|saga] [--runs=N] [--orders=N]
 // (1) End to end over HTTP: confirmed orders/s and POST→CONFIRMED p50/p99, gateway simulator at zero latency.
 // (2) Saga efficiency: orders driven through the saga in-process (gateway a zero-cost stub) against "raw",
 //     the same SQL writes done directly with no saga, bus or outbox. Ratio saga/raw, same run, same store.
@@ -25,9 +25,14 @@ import { median, percentile, report } from "./_report.ts";
 
 const quick = process.argv.includes("--quick");
 const only = process.argv.find((a) => a.startsWith("--only="))?.slice("--only=".length);
-const RUNS = quick ? 1 : 3;
-const HTTP_ORDERS = quick ? 300 : 2_000;
-const SAGA_ORDERS = quick ? 300 : 2_000;
+const onlyCase = process.argv.find((a) => a.startsWith("--case="))?.slice("--case=".length);
+const numberArg = (name: string) => {
+  const value = process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
+  return value === undefined ? undefined : Number(value);
+};
+const RUNS = numberArg("runs") ?? (quick ? 1 : 3);
+const HTTP_ORDERS = numberArg("orders") ?? (quick ? 300 : 2_000);
+const SAGA_ORDERS = numberArg("orders") ?? (quick ? 300 : 2_000);
 const CONCURRENCY = 64;
 const PG_URL = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";
 const NATS_URL = process.env.NATS_URL ?? "127.0.0.1:4222";
@@ -270,16 +275,19 @@ async function raw(profile: Profile): Promise<number> {
 
 for (const profile of profiles) {
   if (only && only !== profile.name) continue;
-  const e2e = [];
-  for (let r = 0; r < RUNS; r++) e2e.push(await endToEnd(profile));
-  const e2eCase = `${profile.name}/http-end-to-end`;
-  for (const [metric, value, unit, better] of [
-    ["confirmed orders/s", median(e2e.map((x) => x.perSecond)), "orders/s", "higher"],
-    ["p50 POST→CONFIRMED", median(e2e.map((x) => x.p50)), "ms", "lower"],
-    ["p99 POST→CONFIRMED", median(e2e.map((x) => x.p99)), "ms", "lower"],
-  ] as const) {
-    report({ bench: "commerce", case: e2eCase, metric, value, unit, better });
+  if (onlyCase !== "saga") {
+    const e2e = [];
+    for (let r = 0; r < RUNS; r++) e2e.push(await endToEnd(profile));
+    const e2eCase = `${profile.name}/http-end-to-end`;
+    for (const [metric, value, unit, better] of [
+      ["confirmed orders/s", median(e2e.map((x) => x.perSecond)), "orders/s", "higher"],
+      ["p50 POST→CONFIRMED", median(e2e.map((x) => x.p50)), "ms", "lower"],
+      ["p99 POST→CONFIRMED", median(e2e.map((x) => x.p99)), "ms", "lower"],
+    ] as const) {
+      report({ bench: "commerce", case: e2eCase, metric, value, unit, better });
+    }
   }
+  if (onlyCase === "http") continue;
   const saga: number[] = [];
   const rawRuns: number[] = [];
   for (let r = 0; r < RUNS; r++) {

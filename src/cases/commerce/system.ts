@@ -9,7 +9,7 @@ import {
   OutboxRelay,
 } from "../../platform/messaging/index.ts";
 import { type DependencyPolicyConfig, ResiliencePolicies } from "../../platform/resilience/index.ts";
-import type { Store } from "../../platform/storage/index.ts";
+import { GroupCommit, type Store } from "../../platform/storage/index.ts";
 import { type Clock, systemClock } from "../../platform/time/index.ts";
 import type { CommerceConfig } from "./config.ts";
 import type { CommerceContext } from "./context.ts";
@@ -102,11 +102,13 @@ export async function createCommerce(deps: CommerceDeps): Promise<Commerce> {
   });
   let relay: OutboxRelay | undefined;
   const urls: Record<string, string> = {};
+  const units = new GroupCommit(deps.store);
   const ctx: CommerceContext = {
     config,
     store: deps.store,
     bus: deps.bus,
-    inbox: new Inbox(deps.store, { clock }),
+    inbox: new Inbox(deps.store, { clock, units }),
+    units,
     events: eventsOut({
       outbox,
       bus: deps.bus,

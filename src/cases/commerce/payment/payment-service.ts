@@ -145,7 +145,7 @@ export async function createPaymentService(
 
   /** Runs an effect in a plain transaction: for work not tied to one message (the sweeper, follow-ups). */
   const inTransaction: Once = async (effect) => {
-    await transact(ctx.store.db, ctx.events, effect);
+    await transact(ctx.units, ctx.events, effect);
     return { duplicate: false };
   };
 
