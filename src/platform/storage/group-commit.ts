@@ -45,7 +45,11 @@ export class GroupCommit {
     if (this.#store.kind !== "sqlite") return (this.#store.db as Kysely<DB>).transaction().execute(fn);
     return new Promise<T>((resolve, reject) => {
       this.#queue.push({ fn: fn as Unit["fn"], resolve: resolve as Unit["resolve"], reject });
-      if (!this.#running) this.#run();
+      if (this.#running) return;
+      this.#running = true;
+      // Units started by the I/O callbacks of one event-loop turn (HTTP responses, socket reads) arrive
+      // one callback at a time: waiting for the turn's end lets them share the commit.
+      setImmediate(() => this.#run());
     });
   }
 
