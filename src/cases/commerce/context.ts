@@ -2,7 +2,7 @@ import type { Logger } from "pino";
 import type { Registry } from "prom-client";
 import { createService, type Service, type ServiceExtension } from "../../platform/http/index.ts";
 import type { Bus, Inbox } from "../../platform/messaging/index.ts";
-import type { Store } from "../../platform/storage/index.ts";
+import type { GroupCommit, Store } from "../../platform/storage/index.ts";
 import type { Clock } from "../../platform/time/index.ts";
 import type { CommerceConfig } from "./config.ts";
 import type { EventsOut } from "./saga/events-out.ts";
@@ -13,6 +13,8 @@ export interface CommerceContext {
   store: Store;
   bus: Bus;
   inbox: Inbox;
+  /** Every saga transaction goes through it: on SQLite, concurrent ones share a commit. */
+  units: GroupCommit;
   events: EventsOut;
   /** Orders of one partition handled side by side by each consumer (see subscribeEvents). */
   keyConcurrency: number;

@@ -9,7 +9,7 @@ import {
   OutboxRelay,
 } from "../../platform/messaging/index.ts";
 import { type DependencyPolicyConfig, ResiliencePolicies } from "../../platform/resilience/index.ts";
-import type { Store } from "../../platform/storage/index.ts";
+import { GroupCommit, type Store } from "../../platform/storage/index.ts";
 import { type Clock, systemClock } from "../../platform/time/index.ts";
 import type { CommerceConfig } from "./config.ts";
 import type { CommerceContext } from "./context.ts";
@@ -17,7 +17,7 @@ import { commerceEventRegistry, PARTITIONS, TOPICS } from "./events.ts";
 import { createGatewayService, type GatewayService } from "./gateway/index.ts";
 import { createInventoryService, type InventoryService } from "./inventory/inventory-service.ts";
 import { createOrderService, type OrderService } from "./order/order-service.ts";
-import { GatewayClient } from "./payment/gateway-client.ts";
+import { GatewayClient, type PaymentGateway } from "./payment/gateway-client.ts";
 import { createPaymentService, type PaymentService } from "./payment/payment-service.ts";
 import { eventsOut } from "./saga/events-out.ts";
 
@@ -44,6 +44,8 @@ export interface CommerceDeps {
   serviceKeys?: readonly string[];
   /** Replaces the built-in payment-gateway resilience stack (from the app's `resilience` config). */
   gatewayPolicy?: DependencyPolicyConfig;
+  /** Replaces the HTTP client of the payment gateway (the saga-efficiency bench's zero-cost stub). */
+  gatewayClient?: PaymentGateway;
   extensions?: readonly ServiceExtension[];
 }
 
@@ -100,17 +102,19 @@ export async function createCommerce(deps: CommerceDeps): Promise<Commerce> {
   });
   let relay: OutboxRelay | undefined;
   const urls: Record<string, string> = {};
+  const units = new GroupCommit(deps.store);
   const ctx: CommerceContext = {
     config,
     store: deps.store,
     bus: deps.bus,
-    inbox: new Inbox(deps.store, { clock }),
+    inbox: new Inbox(deps.store, { clock, units }),
+    units,
     events: eventsOut({
       outbox,
       bus: deps.bus,
       useOutbox: config.patterns.outbox,
-      committed: (events) => {
-        if (deps.sameStoreLog) outbox.wake(events);
+      committed: (_events, trx) => {
+        if (deps.sameStoreLog) outbox.handOff(trx);
         else relay?.wake();
       },
     }),
@@ -146,15 +150,17 @@ export async function createCommerce(deps: CommerceDeps): Promise<Commerce> {
       extensions: ctx.extensions,
     });
   }
-  const client = new GatewayClient({
-    get baseUrl() {
-      return config.gatewayUrl ?? urls.gateway ?? `http://${host}:${config.ports.gateway}`;
-    },
-    policy: policies.for("payment-gateway"),
-    idempotency: config.patterns.idempotency,
-    reconciliation: config.patterns.reconciliation,
-    timeoutMs: config.gatewayTimeoutMs,
-  });
+  const client =
+    deps.gatewayClient ??
+    new GatewayClient({
+      get baseUrl() {
+        return config.gatewayUrl ?? urls.gateway ?? `http://${host}:${config.ports.gateway}`;
+      },
+      policy: policies.for("payment-gateway"),
+      idempotency: config.patterns.idempotency,
+      reconciliation: config.patterns.reconciliation,
+      timeoutMs: config.gatewayTimeoutMs,
+    });
   // Every role migrates every commerce table, so any process can start first.
   const order = await createOrderService(ctx);
   const inventory = await createInventoryService(ctx);

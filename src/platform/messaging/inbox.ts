@@ -1,5 +1,5 @@
 import type { Kysely, Transaction } from "kysely";
-import type { Store } from "../storage/index.ts";
+import type { GroupCommit, Store } from "../storage/index.ts";
 import { type Clock, systemClock } from "../time/index.ts";
 import type { MessagingTables } from "./embedded/schema.ts";
 import type { Message } from "./types.ts";
@@ -15,10 +15,13 @@ export type HandleOnceResult<T> = { duplicate: true } | { duplicate: false; resu
 export class Inbox<DB = any> {
   readonly #store: Store;
   readonly #clock: Clock;
+  readonly #units: GroupCommit | undefined;
 
-  constructor(store: Store, { clock = systemClock }: { clock?: Clock } = {}) {
+  /** With `units`, each message's transaction may share a commit with others (GroupCommit, SQLite only). */
+  constructor(store: Store, { clock = systemClock, units }: { clock?: Clock; units?: GroupCommit } = {}) {
     this.#store = store;
     this.#clock = clock;
+    this.#units = units;
   }
 
   async handleOnce<T>(
@@ -27,7 +30,7 @@ export class Inbox<DB = any> {
     effect: (trx: Transaction<DB>) => Promise<T>,
   ): Promise<HandleOnceResult<T>> {
     const db = this.#store.db as Kysely<MessagingTables>;
-    return db.transaction().execute(async (trx) => {
+    const unit = async (trx: Transaction<MessagingTables>): Promise<HandleOnceResult<T>> => {
       const claimed = await trx
         .insertInto("messaging_inbox")
         .values({ grp: group, msg_id: message.id, processed_at: this.#clock.now() })
@@ -35,7 +38,8 @@ export class Inbox<DB = any> {
         .executeTakeFirst();
       if (Number(claimed.numInsertedOrUpdatedRows ?? 0) === 0) return { duplicate: true } as const;
       return { duplicate: false, result: await effect(trx as unknown as Transaction<DB>) } as const;
-    });
+    };
+    return this.#units ? this.#units.transaction(unit) : db.transaction().execute(unit);
   }
 
   /** Forgets processed records older than `olderThanMs` (keep it above the longest redelivery horizon). */

@@ -147,8 +147,7 @@ export class OutboxRelay {
           data: r.payload,
           publishedAt: Number(r.created_at),
         }));
-        await log.appendWith(trx, topic, topicRecords);
-        records.push([topic, topicRecords] as const);
+        records.push(...(await log.appendWith(trx, topic, topicRecords)));
       }
       if (rows.length > 0) {
         await trx
@@ -160,7 +159,7 @@ export class OutboxRelay {
       }
       return { count: rows.length, records };
     });
-    for (const [topic, records] of moved.records) log.wake(topic, records);
+    log.handOff(moved.records);
     return moved.count;
   }
 

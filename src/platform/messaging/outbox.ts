@@ -4,6 +4,7 @@ import type { Store } from "../storage/index.ts";
 import { type Clock, systemClock } from "../time/index.ts";
 import type { LogRecord } from "./driver.ts";
 import type { EmbeddedLogDriver } from "./embedded/embedded-driver.ts";
+import type { CommittedRow } from "./embedded/log-readers.ts";
 import { type MessagingTables, messagingMigrations } from "./embedded/schema.ts";
 import type { EventRegistry } from "./event-registry.ts";
 import { assertEventType, assertName, partitionOf } from "./naming.ts";
@@ -36,6 +37,8 @@ export class Outbox {
   readonly #system: string;
   readonly #log: EmbeddedLogDriver | undefined;
   readonly #partitions = new Map<string, number>();
+  /** Log rows appended per open transaction (log mode), until handOff() after its commit. */
+  readonly #appended = new WeakMap<object, CommittedRow[]>();
 
   constructor(options: OutboxOptions = {}) {
     this.#log = options.log;
@@ -82,8 +85,20 @@ export class Outbox {
   }
 
   /**
+   * After `trx`, which enqueued events, committed: hands its log rows to this process's readers, which then
+   * need not read them back (log mode). Never call it for a transaction that rolled back.
+   */
+  handOff(trx: AnyKysely): void {
+    const rows = this.#appended.get(trx);
+    if (!rows) return;
+    this.#appended.delete(trx);
+    this.#log?.handOff(rows);
+  }
+
+  /**
    * After the transaction that enqueued `items` committed: wakes this process's readers of their partitions
-   * (log mode). Without a log the relay publishes the rows; wake the relay instead.
+   * (log mode), which read them from SQLite; handOff() spares that read. Without a log the relay publishes
+   * the rows; wake the relay instead.
    */
   wake(items: ReadonlyArray<Pick<PublishItem, "topic" | "key">>): void {
     const log = this.#log;
@@ -118,7 +133,12 @@ export class Outbox {
         publishedAt: row.created_at,
       });
     }
-    for (const [topic, records] of byTopic) await log.appendWith(trx, topic, records);
+    let appended = this.#appended.get(trx);
+    if (!appended) {
+      appended = [];
+      this.#appended.set(trx, appended);
+    }
+    for (const [topic, records] of byTopic) appended.push(...(await log.appendWith(trx, topic, records)));
   }
 }
 

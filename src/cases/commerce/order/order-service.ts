@@ -84,7 +84,7 @@ export async function createOrderService(ctx: CommerceContext): Promise<OrderSer
   ): Promise<string> => {
     const orderId = randomUUID();
     const now = ctx.clock.now();
-    await transact(db, ctx.events, async (trx, emit) => {
+    await transact<OrderDb, void>(ctx.units, ctx.events, async (trx, emit) => {
       await repository.insert(trx, {
         id: orderId,
         ...input,
@@ -209,7 +209,7 @@ export async function createOrderService(ctx: CommerceContext): Promise<OrderSer
   const stuck = sweeper(ctx, "saga-timeout", async () => {
     const now = ctx.clock.now();
     for (const order of await repository.overdue(now)) {
-      await transact(db, ctx.events, async (trx, emit) => {
+      await transact<OrderDb, void>(ctx.units, ctx.events, async (trx, emit) => {
         // Paid orders are always driven forward; unpaid ones get a few re-drives, then are cancelled.
         if (order.payment_state === "captured" || order.redrives < ctx.config.maxRedrives) {
           if (await repository.redrive(trx, order, now, now + ctx.config.sagaDeadlineMs)) {
@@ -235,7 +235,7 @@ export async function createOrderService(ctx: CommerceContext): Promise<OrderSer
     // A cancelled order that was paid must get its refund: say OrderCancelled again until the payment
     // service reports PaymentRefunded (every consumer of it is idempotent).
     for (const order of await repository.uncompensated(now - ctx.config.sagaDeadlineMs)) {
-      await transact(db, ctx.events, async (trx, emit) => {
+      await transact<OrderDb, void>(ctx.units, ctx.events, async (trx, emit) => {
         if (!(await repository.touch(trx, order, now))) return;
         await repository.step(trx, order.id, `CompensationRedrive@${now}`, now);
         await emit(

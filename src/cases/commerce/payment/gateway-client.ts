@@ -37,11 +37,18 @@ export interface GatewayClientOptions {
   timeoutMs: number;
 }
 
+/** What the payment service needs from a payment provider; the benches plug a zero-cost stub in here. */
+export interface PaymentGateway {
+  charge(orderId: string, amountCents: number, token: string): Promise<ChargeOutcome>;
+  refund(orderId: string, chargeId: string): Promise<{ refundId: string; amountCents: number }>;
+  reconcile(orderId: string): Promise<ChargeOutcome | undefined>;
+}
+
 /**
  * Charges and refunds through the payment gateway. It never charges blindly twice: a retry reuses the
  * order's key, and after an ambiguous outcome it first asks the gateway whether the charge exists.
  */
-export class GatewayClient {
+export class GatewayClient implements PaymentGateway {
   readonly #o: GatewayClientOptions;
   constructor(options: GatewayClientOptions) {
     this.#o = options;

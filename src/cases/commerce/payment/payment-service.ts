@@ -16,8 +16,8 @@ import { type Once, subscribeEvents, transact } from "../saga/subscribe.ts";
 import {
   AmbiguousOutcomeError,
   type ChargeOutcome,
-  type GatewayClient,
   GatewayUnavailableError,
+  type PaymentGateway,
 } from "./gateway-client.ts";
 import { type PaymentDb, paymentMigrations } from "./migrations.ts";
 import { PaymentRepository } from "./payment-repository.ts";
@@ -34,7 +34,7 @@ export interface PaymentService {
  */
 export async function createPaymentService(
   ctx: CommerceContext,
-  gateway: GatewayClient,
+  gateway: PaymentGateway,
 ): Promise<PaymentService> {
   await ctx.store.migrate("payment", paymentMigrations);
   const repository = new PaymentRepository(ctx.store.db as Kysely<PaymentDb>);
@@ -145,7 +145,7 @@ export async function createPaymentService(
 
   /** Runs an effect in a plain transaction: for work not tied to one message (the sweeper, follow-ups). */
   const inTransaction: Once = async (effect) => {
-    await transact(ctx.store.db, ctx.events, effect);
+    await transact(ctx.units, ctx.events, effect);
     return { duplicate: false };
   };
 

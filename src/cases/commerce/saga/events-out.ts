@@ -23,23 +23,28 @@ export function eventsOut(options: {
   outbox: Outbox;
   bus: Bus;
   useOutbox: boolean;
-  /** Called after a unit of work with outbox rows committed, with those rows (wakes the relay or readers). */
-  committed?: (events: ReadonlyArray<{ topic: string; key: string }>) => void;
+  /**
+   * Called after a unit of work with outbox rows committed, with those rows and its transaction (hands the
+   * rows to the log's readers, or wakes the relay).
+   */
+  committed?: (events: ReadonlyArray<{ topic: string; key: string }>, trx: AnyTrx) => void;
 }): EventsOut {
   const { outbox, bus, useOutbox } = options;
   return {
     begin() {
       const buffered: Array<{ topic: string; key: string; event: EventInput }> = [];
       const enqueued: Array<{ topic: string; key: string }> = [];
+      let unit: AnyTrx | undefined;
       return {
         async emit(trx, topic, key, event) {
           if (useOutbox) {
+            unit = trx;
             await outbox.enqueue(trx, { topic, key, event });
             enqueued.push({ topic, key });
           } else buffered.push({ topic, key, event });
         },
         async flush() {
-          if (enqueued.length > 0) options.committed?.(enqueued.splice(0));
+          if (enqueued.length > 0 && unit) options.committed?.(enqueued.splice(0), unit);
           if (buffered.length === 0) return;
           await bus.publishBatch(buffered.splice(0));
         },

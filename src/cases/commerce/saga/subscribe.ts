@@ -1,5 +1,6 @@
-import type { Kysely, Transaction } from "kysely";
+import type { Transaction } from "kysely";
 import type { Bus, EventInput, Inbox, Message, Subscription } from "../../../platform/messaging/index.ts";
+import type { GroupCommit } from "../../../platform/storage/index.ts";
 import type { EventsOut } from "./events-out.ts";
 
 /** Emits an event inside the unit of work's transaction; it leaves after the commit (outbox switch permitting). */
@@ -15,16 +16,16 @@ export type Once = <T>(effect: Effect<T>) => Promise<{ duplicate: boolean }>;
 // biome-ignore lint/suspicious/noExplicitAny: payloads are validated against their schemas by the bus.
 export type EventHandler = (payload: any, once: Once, message: Message) => Promise<void>;
 
-/** Runs `effect` in one transaction of `db`, then gets the events it emitted out (work not tied to a message). */
+/** Runs `effect` in one transaction (maybe a shared commit), then gets the events it emitted out (work not tied to a message). */
 export async function transact<DB, T>(
-  db: Kysely<DB>,
+  units: GroupCommit,
   events: EventsOut,
   effect: (trx: Transaction<DB>, emit: Emit) => Promise<T>,
 ): Promise<T> {
   const out = events.begin();
-  const result = await db
-    .transaction()
-    .execute((trx) => effect(trx, (topic, key, event) => out.emit(trx, topic, key, event)));
+  const result = await units.transaction<T, DB>((trx) =>
+    effect(trx, (topic, key, event) => out.emit(trx, topic, key, event)),
+  );
   await out.flush();
   return result;
 }

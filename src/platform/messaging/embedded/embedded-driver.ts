@@ -4,6 +4,7 @@ import { type Clock, systemClock, type TimerHandle } from "../../time/index.ts";
 import type { LogDriver, LogRecord, PartitionReader, StoredMessage } from "../driver.ts";
 import { MessagingError } from "../errors.ts";
 import type { BusCapabilities, GroupPosition, TopicSpec } from "../types.ts";
+import { type CommittedRow, LogReader } from "./log-readers.ts";
 import { type MessagingTables, messagingMigrations } from "./schema.ts";
 import { SqlLeaseStore } from "./sql-leases.ts";
 
@@ -11,10 +12,10 @@ export interface EmbeddedDriverOptions {
   /** A SQLite store; the log lives beside the domain tables, so an outbox can append in the same transaction. */
   store: Store;
   clock?: Clock;
-  /** How often an idle reader looks for rows written by another process. Default 20 ms. */
+  /** How often the driver looks for rows written by another process. Default 20 ms. */
   pollMs?: number;
   /**
-   * A group's offset is written at most this often per partition (and on close). Offsets only save
+   * Group offsets are written at most this often, all in one statement (and on a reader's close). Offsets only save
    * redelivery: a crash replays at most this window, which consumers handle like any at-least-once repeat.
    * Default 20 ms; 0 writes every commit.
    */
@@ -50,11 +51,13 @@ export class EmbeddedLogDriver implements LogDriver {
   readonly #pollMs: number;
   readonly #commitIntervalMs: number;
   readonly #partitions = new Map<string, number>();
-  /** Readers of this process waiting on a partition; an append here wakes them without waiting a poll. */
-  readonly #waiters = new Map<string, Set<() => void>>();
-  /** Per partition, a counter bumped by every wake: a reader whose last read came back short skips the
-   * next read while it has not moved, since only another process could have appended (the poll covers that). */
-  readonly #appends = new Map<string, number>();
+  /** This process's readers, by partition ("topic/partition"). */
+  readonly #readers = new Map<string, Set<LogReader>>();
+  readonly #offsets: OffsetBatch;
+  #pollTimer: TimerHandle | undefined;
+  #polling = false;
+  /** Every row up to this sequence has been seen by the poll (or was there before it started). */
+  #polledTo: number | undefined;
 
   constructor(options: EmbeddedDriverOptions) {
     this.#db = options.store.db as Kysely<MessagingTables>;
@@ -62,6 +65,7 @@ export class EmbeddedLogDriver implements LogDriver {
     this.#pollMs = options.pollMs ?? 20;
     this.#commitIntervalMs = options.commitIntervalMs ?? 20;
     this.leases = new SqlLeaseStore(this.#db, this.#clock);
+    this.#offsets = new OffsetBatch(this.#db, this.#clock, this.#commitIntervalMs);
   }
 
   async declareTopic(spec: TopicSpec): Promise<void> {
@@ -93,85 +97,105 @@ export class EmbeddedLogDriver implements LogDriver {
   }
 
   async append(topic: string, records: readonly LogRecord[]): Promise<void> {
-    await this.appendWith(this.#db, topic, records);
-    this.wake(topic, records);
+    this.handOff(await this.appendWith(this.#db, topic, records));
   }
 
-  /** Appends inside the caller's transaction; call wake() after it commits. */
-  async appendWith(db: Kysely<MessagingTables>, topic: string, records: readonly LogRecord[]): Promise<void> {
-    if (records.length === 0) return;
+  /**
+   * Appends inside the caller's transaction and returns the rows with their sequences; hand them to
+   * handOff() once the transaction committed (never if it rolled back: its sequences get reused).
+   */
+  async appendWith(
+    db: Kysely<MessagingTables>,
+    topic: string,
+    records: readonly LogRecord[],
+  ): Promise<CommittedRow[]> {
+    if (records.length === 0) return [];
     // One statement per batch: the rows travel as one JSON array that SQLite unpacks in C (json_each),
-    // several times faster than a multi-row VALUES list built and bound per column.
-    await sql`insert into messaging_log (topic, partition, msg_id, key, type, version, headers, payload, published_at)
+    // several times faster than a multi-row VALUES list built and bound per column. json_each inserts them
+    // in array order, so the sorted sequences line up with the records.
+    const { rows } = await sql<{ seq: number }>`insert into messaging_log
+        (topic, partition, msg_id, key, type, version, headers, payload, published_at)
       select ${topic}, value->>0, value->>1, value->>2, value->>3, value->>4, value->5, value->6, value->>7
-      from json_each(${encodeBatch(records)})`.execute(db);
+      from json_each(${encodeBatch(records)}) returning seq`.execute(db);
+    const seqs = rows.map((r) => r.seq).sort((a, b) => a - b);
+    return records.map((r, i) => ({ ...r, topic, offset: seqs[i]! }));
   }
 
+  /**
+   * After the transaction that appended `rows` committed: gives them to this process's readers, which then
+   * need not read them back from SQLite. Hand over all the rows of one commit at once, in any order.
+   */
+  handOff(rows: readonly CommittedRow[]): void {
+    if (rows.length === 0) return;
+    const batch = [...rows].sort((a, b) => a.offset - b.offset);
+    const first = batch[0]!.offset;
+    const last = batch[batch.length - 1]!.offset;
+    // Consecutive sequences mean the batch is the whole of [first, last]; readers may trust it.
+    const whole = last - first + 1 === batch.length;
+    for (const readers of this.#readers.values()) {
+      for (const reader of readers) {
+        if (whole) reader.handOff(batch, first, last);
+        else
+          for (const row of batch) if (reader.key === keyOf(row.topic, row.partition)) reader.saw(row.offset);
+      }
+    }
+  }
+
+  /**
+   * After a commit whose rows are not at hand (a caller that only knows topics and keys): the readers of
+   * these partitions look in SQLite.
+   */
   wake(topic: string, records: readonly Pick<LogRecord, "partition">[]): void {
-    const seen = new Set<number>();
     for (const { partition } of records) {
-      if (seen.has(partition)) continue;
-      seen.add(partition);
-      const key = `${topic}/${partition}`;
-      this.#appends.set(key, (this.#appends.get(key) ?? 0) + 1);
-      const waiters = this.#waiters.get(key);
-      if (!waiters) continue;
-      for (const wake of [...waiters]) wake();
-      waiters.clear();
+      for (const reader of this.#readers.get(keyOf(topic, partition)) ?? []) reader.poke();
     }
   }
 
   async openReader(topic: string, group: string, partition: number): Promise<PartitionReader> {
-    let cursor = await this.#committed(topic, group, partition);
-    let closed = false;
-    const abort = new AbortController();
-    const key = `${topic}/${partition}`;
-    const offsets = new DeferredOffset(this.#clock, this.#commitIntervalMs, (seq) =>
-      this.#db
-        .insertInto("messaging_offsets")
-        .values({ topic, grp: group, partition, seq })
-        .onConflict((oc) => oc.columns(["topic", "grp", "partition"]).doUpdateSet({ seq }))
-        .execute()
-        .then(() => undefined),
-    );
+    // The poll starts at or before the reader's first read, so nothing written after that read is missed.
+    if (this.#polledTo === undefined) {
+      const row = await this.#db
+        .selectFrom("messaging_log")
+        .select((eb) => eb.fn.max<number>("seq").as("seq"))
+        .executeTakeFirst();
+      this.#polledTo ??= Number(row?.seq ?? 0);
+    }
+    const cursor = await this.#committed(topic, group, partition);
+    const key = keyOf(topic, partition);
+    const offsetKey = JSON.stringify([topic, group, partition]);
     // The batch comes back as one JSON document, payloads included: one JSON.parse instead of a row object
     // per message plus a parse per payload.
-    const read = async (max: number) => {
-      const { rows } = await sql<{ batch: string | null }>`select json_group_array(json_array(
-          seq, msg_id, key, type, version, json(headers), json(payload), published_at) order by seq) as batch
-        from (select * from messaging_log where topic = ${topic} and partition = ${partition} and seq > ${cursor}
-          order by seq limit ${max})`.execute(this.#db);
-      return JSON.parse(rows[0]?.batch ?? "[]") as EncodedRow[];
+    const read = async (after: number, max: number) => {
+      const { rows } = await sql<{ batch: string | null; top: number | null }>`select
+          (select max(seq) from messaging_log) as top,
+          (select json_group_array(json_array(
+            seq, msg_id, key, type, version, json(headers), json(payload), published_at) order by seq)
+          from (select * from messaging_log where topic = ${topic} and partition = ${partition} and seq > ${after}
+            order by seq limit ${max})) as batch`.execute(this.#db);
+      const encoded = JSON.parse(rows[0]?.batch ?? "[]") as EncodedRow[];
+      return { rows: encoded.map((row) => fromRow(row, partition)), top: Number(rows[0]?.top ?? 0) };
     };
-    let drainedAt: number | undefined;
-    return {
-      next: async (max) => {
-        while (!closed) {
-          const appendsBefore = this.#appends.get(key) ?? 0;
-          if (drainedAt === appendsBefore) {
-            drainedAt = undefined;
-            await this.#wait(key, abort.signal);
-            continue;
-          }
-          drainedAt = undefined;
-          const rows = await read(max);
-          if (rows.length > 0) {
-            cursor = rows[rows.length - 1]![0];
-            if (rows.length < max) drainedAt = appendsBefore;
-            return rows.map((row) => fromRow(row, partition));
-          }
-          // A wake that came while the read was queued would be lost by waiting now: read again instead.
-          if ((this.#appends.get(key) ?? 0) === appendsBefore) await this.#wait(key, abort.signal);
-        }
-        return [];
-      },
-      commit: (seq) => offsets.commit(seq),
-      close: async () => {
+    let closed = false;
+    const reader = new LogReader(key, cursor, {
+      read,
+      commit: (seq) => this.#offsets.commit(offsetKey, { topic, grp: group, partition, seq }, closed),
+      flush: () => this.#offsets.flush(),
+      closed: (r) => {
         closed = true;
-        abort.abort();
-        await offsets.close();
+        const readers = this.#readers.get(key);
+        readers?.delete(r);
+        if (readers?.size === 0) this.#readers.delete(key);
+        if (this.#readers.size === 0) this.#stopPolling();
       },
-    };
+    });
+    let readers = this.#readers.get(key);
+    if (!readers) {
+      readers = new Set();
+      this.#readers.set(key, readers);
+    }
+    readers.add(reader);
+    this.#startPolling();
+    return reader;
   }
 
   async lag(topic: string, group: string): Promise<number> {
@@ -215,7 +239,63 @@ export class EmbeddedLogDriver implements LogDriver {
     return Number(result.numDeletedRows);
   }
 
-  async close(): Promise<void> {}
+  async close(): Promise<void> {
+    this.#stopPolling();
+    await this.#offsets.flush();
+  }
+
+  /**
+   * Rows another process wrote reach this one only through SQLite: one query per driver per poll finds the
+   * partitions that grew, and only their readers read. (A reader per partition polling on its own made
+   * one read per partition and group every poll interval, idle or not.)
+   */
+  #startPolling(): void {
+    if (this.#polling) return;
+    this.#polling = true;
+    this.#schedulePoll();
+  }
+
+  #stopPolling(): void {
+    this.#polling = false;
+    this.#pollTimer?.cancel();
+    this.#pollTimer = undefined;
+  }
+
+  #schedulePoll(): void {
+    if (!this.#polling || this.#pollTimer) return;
+    const timer = this.#clock.setTimeout(() => {
+      this.#poll()
+        .catch(() => undefined) // the next poll tries again; a reader's own read reports real failures
+        .finally(() => {
+          if (this.#pollTimer !== timer) return; // stopped (and maybe restarted) meanwhile
+          this.#pollTimer = undefined;
+          this.#schedulePoll();
+        });
+    }, this.#pollMs);
+    this.#pollTimer = timer;
+  }
+
+  async #poll(): Promise<void> {
+    const from = this.#polledTo;
+    if (from === undefined) return;
+    const { rows } = await sql<{ topic: string; partition: number; top: number }>`select topic, partition,
+        max(seq) as top from messaging_log where seq > ${from} group by topic, partition`.execute(this.#db);
+    if (rows.length === 0) return;
+    let to = from;
+    const grown = new Map<string, number>();
+    for (const row of rows) {
+      grown.set(keyOf(row.topic, row.partition), row.top);
+      if (row.top > to) to = row.top;
+    }
+    this.#polledTo = to;
+    for (const [key, readers] of this.#readers) {
+      const top = grown.get(key);
+      for (const reader of readers) {
+        if (top === undefined) reader.quietUpTo(from, to);
+        else reader.saw(top);
+      }
+    }
+  }
 
   async #positionToSeq(topic: string, partition: number, position: GroupPosition): Promise<number> {
     if ("offset" in position) return position.offset - 1;
@@ -245,83 +325,63 @@ export class EmbeddedLogDriver implements LogDriver {
       .executeTakeFirst();
     return Number(row?.seq ?? 0);
   }
-
-  /** Until an append in this process, the poll interval, or abort: whichever comes first. */
-  #wait(key: string, signal: AbortSignal): Promise<void> {
-    return new Promise((resolve) => {
-      let waiters = this.#waiters.get(key);
-      if (!waiters) {
-        waiters = new Set();
-        this.#waiters.set(key, waiters);
-      }
-      const set = waiters;
-      const done = () => {
-        timer.cancel();
-        set.delete(done);
-        signal.removeEventListener("abort", done);
-        resolve();
-      };
-      const timer = this.#clock.setTimeout(done, this.#pollMs);
-      set.add(done);
-      signal.addEventListener("abort", done, { once: true });
-    });
-  }
 }
 
 /**
- * One partition's group offset, written at most once per interval: under load a partition commits after
- * every small batch, and each write is a SQLite transaction of its own. Writes never overlap, so the
+ * The group offsets of every reader of this driver, written together: under load each partition commits
+ * after every small batch, and a write per partition per commit was a SQLite transaction each. A commit
+ * is written within `intervalMs`, all pending offsets in one statement; writes never overlap, so a
  * stored offset only moves forward.
  */
-class DeferredOffset {
+class OffsetBatch {
+  readonly #db: Kysely<MessagingTables>;
   readonly #clock: Clock;
   readonly #intervalMs: number;
-  readonly #write: (seq: number) => Promise<void>;
-  #pending: number | undefined;
-  #lastWriteAt = Number.NEGATIVE_INFINITY;
+  #pending = new Map<string, MessagingTables["messaging_offsets"]>();
   #timer: TimerHandle | undefined;
   #writing: Promise<void> = Promise.resolve();
-  #closed = false;
 
-  constructor(clock: Clock, intervalMs: number, write: (seq: number) => Promise<void>) {
+  constructor(db: Kysely<MessagingTables>, clock: Clock, intervalMs: number) {
+    this.#db = db;
     this.#clock = clock;
     this.#intervalMs = intervalMs;
-    this.#write = write;
   }
 
-  commit(seq: number): Promise<void> {
-    this.#pending = seq;
-    const wait = this.#lastWriteAt + this.#intervalMs - this.#clock.monotonic();
-    if (wait <= 0 || this.#closed) return this.flush();
+  /** Records a reader's offset; written at once when `now` (a closing reader) or with no interval. */
+  commit(key: string, row: MessagingTables["messaging_offsets"], now: boolean): Promise<void> {
+    this.#pending.set(key, row);
+    if (now || this.#intervalMs <= 0) return this.flush();
     this.#timer ??= this.#clock.setTimeout(() => {
       this.#timer = undefined;
-      this.flush().catch(() => undefined); // a failed write leaves the offset behind: redelivery, not loss
-    }, wait);
+      this.flush().catch(() => undefined); // a failed write leaves offsets behind: redelivery, not loss
+    }, this.#intervalMs);
     return Promise.resolve();
   }
 
-  /** Writes what is pending; from now on every commit is written at once (the reader is closing). */
-  close(): Promise<void> {
-    this.#closed = true;
-    return this.flush();
-  }
-
-  /** Writes the pending offset now (after any write in progress). */
+  /** Writes what is pending now (after any write in progress). */
   flush(): Promise<void> {
     this.#timer?.cancel();
     this.#timer = undefined;
     // A failed earlier write must not block later ones; its caller already got the error.
     this.#writing = this.#writing
       .catch(() => undefined)
-      .then(() => {
-        const seq = this.#pending;
-        if (seq === undefined) return;
-        this.#pending = undefined;
-        this.#lastWriteAt = this.#clock.monotonic();
-        return this.#write(seq);
+      .then(async () => {
+        if (this.#pending.size === 0) return;
+        const rows = [...this.#pending.values()];
+        this.#pending = new Map();
+        // "where true" lets SQLite parse the upsert after a SELECT.
+        await sql`insert into messaging_offsets (topic, grp, partition, seq)
+          select value->>0, value->>1, value->>2, value->>3 from json_each(${JSON.stringify(
+            rows.map((r) => [r.topic, r.grp, r.partition, r.seq]),
+          )}) where true
+          on conflict (topic, grp, partition) do update set seq = excluded.seq`.execute(this.#db);
       });
     return this.#writing;
   }
+}
+
+function keyOf(topic: string, partition: number): string {
+  return `${topic}/${partition}`;
 }
 
 type EncodedRow = [

@@ -1,0 +1,103 @@
+import { type Kysely, sql, type Transaction } from "kysely";
+import type { Store } from "./store.ts";
+
+export interface GroupCommitOptions {
+  /** Units of work at most in one transaction. Default 64. */
+  maxUnits?: number;
+}
+
+interface Unit {
+  // biome-ignore lint/suspicious/noExplicitAny: each unit sees its caller's table types.
+  fn: (trx: Transaction<any>) => Promise<unknown>;
+  resolve(value: unknown): void;
+  reject(error: unknown): void;
+}
+
+/**
+ * Runs units of work as transactions, and on SQLite lets the units that are waiting at the same moment
+ * share one: each unit runs in its own SAVEPOINT (a unit that fails rolls back only its own writes and
+ * gets its error), and one COMMIT makes them all durable. Nothing of a unit is reported done before that
+ * commit, so a crash loses only units nobody was told about. SQLite has one writer and one connection per
+ * store anyway, so the units ran one after another before too; what they no longer pay is a commit each,
+ * the dearest statement of a small transaction.
+ *
+ * On Postgres every unit stays its own transaction: there transactions run side by side, and tying
+ * unrelated units together would make them wait on each other's row locks (two orders taking the same
+ * SKUs in different orders could deadlock).
+ */
+export class GroupCommit {
+  readonly #store: Store;
+  readonly #maxUnits: number;
+  readonly #queue: Unit[] = [];
+  #running = false;
+
+  constructor(store: Store, options: GroupCommitOptions = {}) {
+    this.#store = store;
+    this.#maxUnits = options.maxUnits ?? 64;
+  }
+
+  /**
+   * Runs `fn` in a transaction (maybe shared, see the class) and resolves with its result once committed.
+   * `fn` must use only `trx` for the store's tables: the connection is held by the group meanwhile.
+   */
+  // biome-ignore lint/suspicious/noExplicitAny: callers choose their table types.
+  transaction<T, DB = any>(fn: (trx: Transaction<DB>) => Promise<T>): Promise<T> {
+    if (this.#store.kind !== "sqlite") return (this.#store.db as Kysely<DB>).transaction().execute(fn);
+    return new Promise<T>((resolve, reject) => {
+      this.#queue.push({ fn: fn as Unit["fn"], resolve: resolve as Unit["resolve"], reject });
+      if (this.#running) return;
+      this.#running = true;
+      // Units started by the I/O callbacks of one event-loop turn (HTTP responses, socket reads) arrive
+      // one callback at a time: waiting for the turn's end lets them share the commit.
+      setImmediate(() => this.#run());
+    });
+  }
+
+  #run(): void {
+    this.#running = true;
+    this.#group()
+      .catch(() => undefined) // every unit of the group got the error already
+      .finally(() => {
+        this.#running = false;
+        if (this.#queue.length > 0) this.#run();
+      });
+  }
+
+  async #group(): Promise<void> {
+    const done: Array<{ unit: Unit; value: unknown }> = [];
+    const failed: Array<{ unit: Unit; error: unknown }> = [];
+    const taken: Unit[] = [];
+    try {
+      await this.#store.db.connection().execute(async (conn) => {
+        await sql`begin immediate`.execute(conn);
+        try {
+          // Units that arrive while the group runs join it, up to maxUnits.
+          while (this.#queue.length > 0 && taken.length < this.#maxUnits) {
+            const unit = this.#queue.shift()!;
+            taken.push(unit);
+            await sql`savepoint bwk_unit`.execute(conn);
+            try {
+              const value = await unit.fn(conn as unknown as Transaction<unknown>);
+              await sql`release bwk_unit`.execute(conn);
+              done.push({ unit, value });
+            } catch (error) {
+              await sql`rollback to bwk_unit`.execute(conn);
+              await sql`release bwk_unit`.execute(conn);
+              failed.push({ unit, error });
+            }
+          }
+          await sql`commit`.execute(conn);
+        } catch (error) {
+          await sql`rollback`.execute(conn).catch(() => undefined);
+          throw error;
+        }
+      });
+    } catch (error) {
+      // The commit (or the transaction itself) failed: no unit of the group happened.
+      for (const unit of taken) unit.reject(error);
+      throw error;
+    }
+    for (const { unit, error } of failed) unit.reject(error);
+    for (const { unit, value } of done) unit.resolve(value);
+  }
+}

@@ -1,0 +1,50 @@
+import type { Kysely } from "kysely";
+import { afterAll, describe, expect, it } from "vitest";
+import { GroupCommit } from "../../../src/platform/storage/index.ts";
+import { storeTargets } from "../../support/stores.ts";
+import { demoMigrations } from "./fixtures/demo-migrations.ts";
+
+interface DemoDb {
+  accounts: { id: string; balance: number; owner: string | null };
+}
+
+const targets = await storeTargets();
+
+describe.each(targets)("group commit on $name", (target) => {
+  afterAll(() => target.cleanup());
+
+  it("runs concurrent units together; a failing unit rolls back only its own writes and gets its error", async () => {
+    const store = await target.open();
+    try {
+      await store.migrate("demo", demoMigrations);
+      const units = new GroupCommit(store);
+      const insert = (id: string, fail: boolean) =>
+        units.transaction<string, DemoDb>(async (trx) => {
+          await trx.insertInto("accounts").values({ id, balance: 1, owner: null }).execute();
+          await trx.updateTable("accounts").set({ owner: "x" }).where("id", "=", id).execute();
+          if (fail) throw new Error(`unit ${id} failed`);
+          return id;
+        });
+      const outcomes = await Promise.allSettled(
+        Array.from({ length: 20 }, (_, i) => insert(`g${i}`, i % 5 === 2)),
+      );
+      const failed = outcomes.flatMap((o, i) => (o.status === "rejected" ? [i] : []));
+      expect(failed).toEqual([2, 7, 12, 17]);
+      expect(outcomes[0]).toEqual({ status: "fulfilled", value: "g0" });
+      const db = store.db as unknown as Kysely<DemoDb>;
+      const rows = await db
+        .selectFrom("accounts")
+        .select(["id", "owner"])
+        .where("id", "like", "g%")
+        .execute();
+      expect(rows.map((r) => r.id).sort()).toEqual(
+        Array.from({ length: 20 }, (_, i) => `g${i}`)
+          .filter((_, i) => i % 5 !== 2)
+          .sort(),
+      );
+      expect(rows.every((r) => r.owner === "x")).toBe(true);
+    } finally {
+      await store.close();
+    }
+  });
+});
