@@ -5,6 +5,7 @@
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { monitorEventLoopDelay } from "node:perf_hooks";
 import { DuckDBConnection, DuckDBInstance } from "@duckdb/node-api";
 import { sql } from "kysely";
 import { startAnalytics } from "../src/app/cases/analytics.ts";
@@ -471,6 +472,8 @@ async function liveFeed(system: E2eSystem, onPublished?: (batch: TradeBatch, at:
   });
   const batch = feed.createBatch(65_536);
   const end = start + LATENCY_SECONDS * 1_000;
+  const loop = monitorEventLoopDelay({ resolution: 1 });
+  loop.enable();
   const live = { start, publishing: true, done: Promise.resolve() };
   live.done = (async () => {
     while (Date.now() < end) {
@@ -483,8 +486,35 @@ async function liveFeed(system: E2eSystem, onPublished?: (batch: TradeBatch, at:
       await new Promise((r) => setTimeout(r, 5));
     }
     live.publishing = false;
+    loop.disable();
+    await timingCounters(system, loop);
   })();
   return live;
+}
+
+/**
+ * Where a latency run's time went, on stderr (the JSON lines stay the results): the event loop's delay
+ * (a stall delays every partition, the publisher and the poller alike) and the processor's checkpoints.
+ */
+async function timingCounters(system: E2eSystem, loop: ReturnType<typeof monitorEventLoopDelay>) {
+  const ms = (ns: number) => Number((ns / 1e6).toFixed(1));
+  const metric = async (name: string) =>
+    (await system.rt.registry.getSingleMetric(name)?.get())?.values ?? [];
+  const sum = (values: { metricName?: string; value: number }[], suffix: string) =>
+    values.find((v) => v.metricName?.endsWith(suffix))?.value ?? 0;
+  const cp = await metric("bulwark_analytics_checkpoint_seconds");
+  const bytes = await metric("bulwark_analytics_checkpoint_bytes");
+  const count = sum(cp, "_count");
+  process.stderr.write(
+    `${JSON.stringify({
+      loopDelayMs: { p50: ms(loop.percentile(50)), p99: ms(loop.percentile(99)), max: ms(loop.max) },
+      checkpoints: {
+        count,
+        meanMs: count ? Number(((1_000 * sum(cp, "_sum")) / count).toFixed(1)) : 0,
+        meanBytes: count ? Math.round(sum(bytes, "_sum") / count) : 0,
+      },
+    })}\n`,
+  );
 }
 
 /**

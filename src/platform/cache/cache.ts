@@ -25,6 +25,11 @@ export interface Cache {
   deleteByPrefix(prefix: string): Promise<number>;
   deleteByTag(tag: string): Promise<number>;
   /**
+   * Entries carrying any of `tags`, in one round trip to a shared backend (an invalidation naming hundreds of
+   * symbols costs one script run, not hundreds); resolves to how many entries it removed.
+   */
+  deleteByTags(tags: readonly string[]): Promise<number>;
+  /**
    * Cache-aside read: the cached value, or `load()`'s result, stored and returned. Concurrent misses of one key in
    * this process share one load (single-flight); with a shared backend a short lock also makes other processes
    * wait for that load instead of starting theirs. A load that an invalidation overtook is returned to its callers
@@ -106,9 +111,14 @@ class CacheImpl implements Cache {
     return removed;
   }
 
-  async deleteByTag(tag: string): Promise<number> {
-    this.#overtake((_k, flight) => flight.tags.includes(tag));
-    const removed = await this.#driver.deleteByTag(tag);
+  deleteByTag(tag: string): Promise<number> {
+    return this.deleteByTags([tag]);
+  }
+
+  async deleteByTags(tags: readonly string[]): Promise<number> {
+    const named = new Set(tags);
+    this.#overtake((_k, flight) => flight.tags.some((t) => named.has(t)));
+    const removed = await this.#driver.deleteByTags(tags);
     this.#metrics.invalidated("tag", removed);
     return removed;
   }

@@ -12,8 +12,8 @@ export interface CacheDriver {
   delete(key: string): Promise<boolean>;
   /** Resolves to the number of entries removed. */
   deleteByPrefix(prefix: string): Promise<number>;
-  /** Resolves to the number of entries removed. */
-  deleteByTag(tag: string): Promise<number>;
+  /** Entries carrying any of the tags, in one round trip to the backend; resolves to how many it removed. */
+  deleteByTags(tags: readonly string[]): Promise<number>;
   /** Takes the loader lock of `key` for `ttlMs`; resolves to a release token, or undefined when held elsewhere. */
   lock?(key: string, ttlMs: number): Promise<string | undefined>;
   unlock?(key: string, token: string): Promise<void>;

@@ -55,12 +55,14 @@ export class MemoryCacheDriver implements CacheDriver {
     return removed;
   }
 
-  async deleteByTag(tag: string): Promise<number> {
-    const keys = this.#byTag.get(tag);
-    if (!keys) return 0;
+  async deleteByTags(tags: readonly string[]): Promise<number> {
     let removed = 0;
-    for (const key of [...keys]) if (this.#lru.delete(key)) removed++;
-    this.#byTag.delete(tag);
+    for (const tag of tags) {
+      const keys = this.#byTag.get(tag);
+      if (!keys) continue;
+      for (const key of [...keys]) if (this.#lru.delete(key)) removed++;
+      this.#byTag.delete(tag);
+    }
     return removed;
   }
 

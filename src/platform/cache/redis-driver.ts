@@ -42,18 +42,21 @@ end
 return 1
 `;
 
-// KEYS: the tag set. ARGV: the namespace's base. Keys are derived from the set's members, so this is
-// single-node Redis only (not Cluster): see docs/modules/cache.md.
-const DELETE_TAG = `
-local members = redis.call('SMEMBERS', KEYS[1])
+// KEYS: the tag sets. ARGV: the namespace's base. Keys are derived from the sets' members, so this is
+// single-node Redis only (not Cluster): see docs/modules/cache.md. A key carrying two of the tags counts once:
+// its tag list is gone by the second.
+const DELETE_TAGS = `
 local removed = 0
-for _, key in ipairs(members) do
-  if redis.call('SISMEMBER', ARGV[1] .. 'm:' .. key, KEYS[1]) == 1 then
-    removed = removed + redis.call('DEL', ARGV[1] .. 'k:' .. key)
-    redis.call('DEL', ARGV[1] .. 'm:' .. key)
+for t = 1, #KEYS do
+  local members = redis.call('SMEMBERS', KEYS[t])
+  for _, key in ipairs(members) do
+    if redis.call('SISMEMBER', ARGV[1] .. 'm:' .. key, KEYS[t]) == 1 then
+      removed = removed + redis.call('DEL', ARGV[1] .. 'k:' .. key)
+      redis.call('DEL', ARGV[1] .. 'm:' .. key)
+    end
   end
+  redis.call('DEL', KEYS[t])
 end
-redis.call('DEL', KEYS[1])
 return removed
 `;
 
@@ -110,8 +113,15 @@ export class RedisCacheDriver implements CacheDriver {
     return removed;
   }
 
-  async deleteByTag(tag: string): Promise<number> {
-    return Number(await this.#run(DELETE_TAG, [this.#tag(tag)], [this.#base]));
+  async deleteByTags(tags: readonly string[]): Promise<number> {
+    if (tags.length === 0) return 0;
+    return Number(
+      await this.#run(
+        DELETE_TAGS,
+        tags.map((t) => this.#tag(t)),
+        [this.#base],
+      ),
+    );
   }
 
   async lock(key: string, ttlMs: number): Promise<string | undefined> {

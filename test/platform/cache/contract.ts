@@ -68,6 +68,18 @@ export function cacheContract(adapter: CacheAdapterUnderTest, unique: (p: string
       expect(await cache.deleteByTag("MSFT")).toBe(0);
     });
 
+    it("deletes several tags at once, counting an entry that carries two of them once", async () => {
+      const cache = adapter.make(unique("tags"));
+      await cache.set("a", 1, { tags: ["t1"] });
+      await cache.set("ab", 2, { tags: ["t1", "t2"] });
+      await cache.set("c", 3, { tags: ["t3"] });
+      expect(await cache.deleteByTags(["t1", "t2", "absent"])).toBe(2);
+      expect(await cache.get("a")).toBeUndefined();
+      expect(await cache.get("ab")).toBeUndefined();
+      expect(await cache.get("c")).toBe(3);
+      expect(await cache.deleteByTags([])).toBe(0);
+    });
+
     it("keeps namespaces apart", async () => {
       const ns = unique("ns");
       const a = adapter.make(`${ns}a`);
@@ -146,6 +158,7 @@ export function cacheContract(adapter: CacheAdapterUnderTest, unique: (p: string
         fc.record({ kind: fc.constant("delete" as const), key: keys }),
         fc.record({ kind: fc.constant("prefix" as const), prefix: fc.constantFrom("a:", "b:", "c", "") }),
         fc.record({ kind: fc.constant("tag" as const), tag: fc.constantFrom("t1", "t2", "t3") }),
+        fc.record({ kind: fc.constant("tags" as const), tags }),
       );
       await fc.assert(
         fc.asyncProperty(fc.array(op, { maxLength: 25 }), async (ops) => {
@@ -161,10 +174,16 @@ export function cacheContract(adapter: CacheAdapterUnderTest, unique: (p: string
               const gone = [...model.keys()].filter((k) => k.startsWith(o.prefix));
               for (const k of gone) model.delete(k);
               expect(await cache.deleteByPrefix(o.prefix)).toBe(gone.length);
-            } else {
+            } else if (o.kind === "tag") {
               const gone = [...model].filter(([, e]) => e.tags.includes(o.tag)).map(([k]) => k);
               for (const k of gone) model.delete(k);
               expect(await cache.deleteByTag(o.tag)).toBe(gone.length);
+            } else {
+              const gone = [...model]
+                .filter(([, e]) => e.tags.some((t) => o.tags.includes(t)))
+                .map(([k]) => k);
+              for (const k of gone) model.delete(k);
+              expect(await cache.deleteByTags(o.tags)).toBe(gone.length);
             }
           }
           for (const k of ["a:1", "a:2", "b:1", "b:2", "c"]) {

@@ -73,7 +73,48 @@ describe("Dedupe", () => {
     expect(restored.add(42, 900)).toBe(false);
     expect(restored.duplicates).toBe(1);
     restored.expire(1_500);
-    expect(restored.snapshot()).toEqual({ ids: "", expiries: "" });
+    expect(restored.snapshot()).toEqual({ groups: "" });
+  });
+
+  it("round-trips any safe-integer or fractional ids and expiries through snapshot → JSON → restore", () => {
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.record({
+            id: fc.oneof(
+              fc.integer({ min: 0, max: 10_000 }),
+              fc.constantFrom(0, 2 ** 53 - 1, -(2 ** 53 - 1), -1, 0.5),
+              fc.double({ noNaN: true, noDefaultInfinity: true }),
+            ),
+            ts: fc.integer({ min: 0, max: 20_000 }),
+          }),
+          { maxLength: 300 },
+        ),
+        (items) => {
+          const dedupe = new Dedupe({ windows: tumbling(1_000), allowedLatenessMs: 500, initialCapacity: 1 });
+          const added = items.filter(({ id, ts }) => dedupe.add(id, ts));
+          const restored = new Dedupe({ windows: tumbling(1_000), allowedLatenessMs: 500 });
+          restored.restore(JSON.parse(JSON.stringify(dedupe.snapshot())));
+          expect(restored.size).toBe(added.length);
+          for (const { id, ts } of added) expect(restored.add(id, ts)).toBe(false);
+          // Each id kept its own expiry: past the first window's purge point only later windows' ids remain.
+          restored.expire(1_500);
+          const later = added.filter(({ ts }) => ts >= 1_000);
+          const again = new Dedupe({ windows: tumbling(1_000), allowedLatenessMs: 500 });
+          again.restore(JSON.parse(JSON.stringify(restored.snapshot())));
+          expect(again.size).toBe(later.length);
+        },
+      ),
+    );
+  });
+
+  it("restores the float64 columns of session-2 checkpoints", () => {
+    const column = (values: number[]) => Buffer.from(new Float64Array(values).buffer).toString("base64");
+    const restored = new Dedupe({ windows: tumbling(1_000), allowedLatenessMs: 500 });
+    restored.restore({ ids: column([42, 2 ** 53 - 1]), expiries: column([1_500, 2_500]) });
+    expect(restored.add(42, 900)).toBe(false);
+    expect(restored.add(2 ** 53 - 1, 1_900)).toBe(false);
+    expect(restored.add(7, 900)).toBe(true);
   });
 
   it("restores the plain-array snapshots older checkpoints hold, and refuses mismatched columns", () => {

@@ -168,11 +168,7 @@ export function createQueryService(options: QueryServiceOptions): QueryService {
   let latestInvalidations = 0;
   const resultsVisible = async (event: WindowsUpdatedPayload) => {
     if (cache) {
-      await Promise.all([
-        ...event.symbols.map((s) => cache.deleteByTag(tagOf(s))),
-        cache.deleteByTag(LATEST_TAG),
-        cache.deleteByTag(MARKET_TAG),
-      ]);
+      await cache.deleteByTags([...event.symbols.map(tagOf), LATEST_TAG, MARKET_TAG]);
     }
     const visibleAt = clock.now();
     freshness.commitToVisible.observe(Math.max(0, visibleAt - event.at) / 1000);
@@ -193,13 +189,18 @@ export function createQueryService(options: QueryServiceOptions): QueryService {
     subscription = bus.subscribe({
       topic: TOPICS.windowEvents,
       group: options.group ?? QUERY_GROUP,
+      // Events are keyed by trade partition: each partition's in order, the partitions' side by side, so one
+      // slow invalidation or freshness read does not hold up the others' events.
+      keyConcurrency: config.partitions,
       handler: async (message: Message, delivery) => {
         if (message.type === LatestTradesUpdated.type) {
           if (!Value.Check(LatestTradesUpdated.schema, message.payload)) {
             delivery.deadLetter("not a LatestTradesUpdated payload");
             return;
           }
-          if (cache) await Promise.all(message.payload.symbols.map((s) => cache.deleteByTag(latestTagOf(s))));
+          // One round trip for the whole event: one per symbol made the handler slower than the events came
+          // (hundreds of symbols per flush, 8 partitions), and invalidations fell seconds behind.
+          if (cache) await cache.deleteByTags(message.payload.symbols.map(latestTagOf));
           latestInvalidations++;
           return;
         }
@@ -211,7 +212,7 @@ export function createQueryService(options: QueryServiceOptions): QueryService {
         // A new group may start from the log's beginning: old events still invalidate (harmless), but their
         // ages would say nothing about freshness now.
         if (message.publishedAt < startedAt && cache) {
-          await Promise.all(event.symbols.map((s) => cache.deleteByTag(tagOf(s))));
+          await cache.deleteByTags(event.symbols.map(tagOf));
           return;
         }
         await resultsVisible(event);
