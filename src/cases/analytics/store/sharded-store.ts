@@ -1,4 +1,4 @@
-import type { Kysely } from "kysely";
+import type { Compilable, Kysely, QueryCreator } from "kysely";
 import { partitionOf } from "../../../platform/partitioning/index.ts";
 import type { Store } from "../../../platform/storage/index.ts";
 import type { AnalyticsConfig } from "../config.ts";
@@ -108,13 +108,23 @@ export class ShardedStore {
       writes.anomalies,
       (r) => `${r.symbol}\u0000${r.window_ms}\u0000${r.window_start}\u0000${r.kind}`,
     );
-    if (symbols.length + windows.length + latest.length + anomalies.length === 0) return;
-    await store.db.transaction().execute(async (trx) => {
-      for (const rows of chunks(symbols)) await upsertSymbols(trx, rows);
-      for (const rows of chunks(windows)) await upsertWindows(trx, rows);
-      for (const rows of chunks(latest)) await upsertLatest(trx, rows);
-      for (const rows of chunks(anomalies)) await upsertAnomalies(trx, rows);
-    });
+    const upserts: ((db: Trx) => Upsert)[] = [
+      ...[...chunks(symbols)].map((rows) => (db: Trx) => upsertSymbols(db, rows)),
+      ...[...chunks(windows)].map((rows) => (db: Trx) => upsertWindows(db, rows)),
+      ...[...chunks(latest)].map((rows) => (db: Trx) => upsertLatest(db, rows)),
+      ...[...chunks(anomalies)].map((rows) => (db: Trx) => upsertAnomalies(db, rows)),
+    ];
+    if (upserts.length === 0) return;
+    if (store.kind === "postgres" && upserts.length <= 4) {
+      // One statement, the others as data-modifying CTEs: atomic like the transaction, in one round trip
+      // instead of BEGIN, one per table and COMMIT (each of them waits for a turn of a busy event loop).
+      // At most four chunks of CHUNK rows stay under Postgres' 65,535 parameters of one statement.
+      await oneStatement(store.db, upserts);
+    } else {
+      await store.db.transaction().execute(async (trx) => {
+        for (const upsert of upserts) await upsert(trx).execute();
+      });
+    }
     for (const s of symbols) this.#bySymbol.set(s.symbol, shard);
   }
 
@@ -158,18 +168,35 @@ function newestBySymbol(rows: readonly LatestTradesTable[]): LatestTradesTable[]
   return [...bySymbol.values()];
 }
 
-type Trx = Kysely<ShardDb>;
+type Trx = QueryCreator<ShardDb>;
 
-async function upsertSymbols(trx: Trx, rows: SymbolsTable[]): Promise<void> {
-  await trx
-    .insertInto("symbols")
-    .values(rows)
-    .onConflict((oc) => oc.column("symbol").doNothing())
-    .execute();
+/** An upsert ready to run alone or to become one part of a {@link oneStatement}. */
+type Upsert = Compilable & { execute(): Promise<unknown> };
+
+/**
+ * `WITH u0 AS (upsert), u1 AS (upsert) … last upsert`: Postgres runs every part exactly once, in one
+ * statement, whether or not the main query reads the CTEs. No two parts may touch the same row, which holds
+ * here: each table's rows are deduplicated by key before they are split in chunks.
+ */
+async function oneStatement(db: Kysely<ShardDb>, upserts: readonly ((db: Trx) => Upsert)[]): Promise<void> {
+  let creator: Trx = db;
+  for (let i = 0; i < upserts.length - 1; i++) {
+    const upsert = upserts[i]!;
+    // Kysely types a CTE as a selection; an upsert without RETURNING has none, which Postgres accepts.
+    creator = creator.with(`u${i}`, (cte) => upsert(cte) as never) as unknown as Trx;
+  }
+  await upserts.at(-1)!(creator).execute();
 }
 
-async function upsertWindows(trx: Trx, rows: WindowResultsTable[]): Promise<void> {
-  await trx
+function upsertSymbols(trx: Trx, rows: SymbolsTable[]) {
+  return trx
+    .insertInto("symbols")
+    .values(rows)
+    .onConflict((oc) => oc.column("symbol").doNothing());
+}
+
+function upsertWindows(trx: Trx, rows: WindowResultsTable[]) {
+  return trx
     .insertInto("window_results")
     .values(rows)
     .onConflict((oc) =>
@@ -189,12 +216,11 @@ async function upsertWindows(trx: Trx, rows: WindowResultsTable[]): Promise<void
         revision: eb.ref("excluded.revision"),
         updated_at: eb.ref("excluded.updated_at"),
       })),
-    )
-    .execute();
+    );
 }
 
-async function upsertLatest(trx: Trx, rows: LatestTradesTable[]): Promise<void> {
-  await trx
+function upsertLatest(trx: Trx, rows: LatestTradesTable[]) {
+  return trx
     .insertInto("latest_trades")
     .values(rows)
     .onConflict((oc) =>
@@ -211,12 +237,11 @@ async function upsertLatest(trx: Trx, rows: LatestTradesTable[]): Promise<void> 
         }))
         // The latest trade by event time: a late or replayed trade never replaces a newer one.
         .where((eb) => eb("latest_trades.ts", "<=", eb.ref("excluded.ts"))),
-    )
-    .execute();
+    );
 }
 
-async function upsertAnomalies(trx: Trx, rows: AnomaliesTable[]): Promise<void> {
-  await trx
+function upsertAnomalies(trx: Trx, rows: AnomaliesTable[]) {
+  return trx
     .insertInto("anomalies")
     .values(rows)
     .onConflict((oc) =>
@@ -227,6 +252,5 @@ async function upsertAnomalies(trx: Trx, rows: AnomaliesTable[]): Promise<void> 
         asset_class: eb.ref("excluded.asset_class"),
         at: eb.ref("excluded.at"),
       })),
-    )
-    .execute();
+    );
 }
