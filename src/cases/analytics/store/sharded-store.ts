@@ -42,6 +42,7 @@ export class ShardedStore {
   readonly by: "exchange" | "assetClass";
   readonly #map: Readonly<Record<string, number>>;
   readonly #bySymbol = new Map<string, number>();
+  readonly #queues = new Map<number, ShardQueue>();
 
   constructor(options: ShardedStoreOptions) {
     if (options.shards.length !== options.config.count) {
@@ -94,10 +95,48 @@ export class ShardedStore {
     return index;
   }
 
-  /** Writes one shard's rows in one transaction. Rows with the same key keep the last one. */
-  async write(shard: number, writes: ShardWrites): Promise<void> {
-    const store = this.shards[shard];
-    if (!store) throw new Error(`no shard ${shard}`);
+  /**
+   * Writes one shard's rows in one transaction. Rows with the same key keep the last one. Writes to a shard
+   * that arrive in the same turn of the event loop, or while its previous write is in flight, go together
+   * in one transaction: the partitions of a process flush at about the same moments (their watermarks move
+   * together), and one transaction per shard instead of one per partition and shard is what keeps the
+   * writes cheap enough to flush often. Each caller's promise settles with the transaction holding its rows.
+   */
+  write(shard: number, writes: ShardWrites): Promise<void> {
+    if (!this.shards[shard]) return Promise.reject(new Error(`no shard ${shard}`));
+    let queue = this.#queues.get(shard);
+    if (!queue) {
+      queue = { writes: [], waiters: [], busy: false };
+      this.#queues.set(shard, queue);
+    }
+    const q = queue;
+    return new Promise<void>((resolve, reject) => {
+      q.writes.push(writes);
+      q.waiters.push({ resolve, reject });
+      if (q.busy) return;
+      q.busy = true;
+      setImmediate(() => void this.#drain(shard, q));
+    });
+  }
+
+  async #drain(shard: number, q: ShardQueue): Promise<void> {
+    while (q.writes.length > 0) {
+      const writes = q.writes;
+      const waiters = q.waiters;
+      q.writes = [];
+      q.waiters = [];
+      try {
+        await this.#write(shard, writes.length === 1 ? writes[0]! : merged(writes));
+        for (const w of waiters) w.resolve();
+      } catch (err) {
+        for (const w of waiters) w.reject(err);
+      }
+    }
+    q.busy = false;
+  }
+
+  async #write(shard: number, writes: ShardWrites): Promise<void> {
+    const store = this.shards[shard]!;
     const symbols = lastByKey(writes.symbols, (r) => r.symbol);
     const windows = lastByKey(
       writes.windows,
@@ -132,6 +171,25 @@ export class ShardedStore {
   async writeAll(byShard: ReadonlyMap<number, ShardWrites>): Promise<void> {
     await Promise.all([...byShard].map(([shard, writes]) => this.write(shard, writes)));
   }
+}
+
+interface ShardQueue {
+  /** Waiting for the next transaction, in arrival order (so "the last one" of a key is the newest). */
+  writes: ShardWrites[];
+  waiters: { resolve(): void; reject(err: unknown): void }[];
+  /** A transaction is scheduled or in flight. */
+  busy: boolean;
+}
+
+function merged(all: readonly ShardWrites[]): ShardWrites {
+  const out = emptyWrites();
+  for (const w of all) {
+    out.symbols.push(...w.symbols);
+    out.windows.push(...w.windows);
+    out.latest.push(...w.latest);
+    out.anomalies.push(...w.anomalies);
+  }
+  return out;
 }
 
 /** Opens (through `open`, e.g. the runtime's openAuxStore) and migrates `analytics_shard_<i>` for every shard. */
