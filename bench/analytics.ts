@@ -474,6 +474,7 @@ async function liveFeed(system: E2eSystem, onPublished?: (batch: TradeBatch, at:
   const end = start + LATENCY_SECONDS * 1_000;
   const loop = monitorEventLoopDelay({ resolution: 1 });
   loop.enable();
+  const cpu = process.cpuUsage();
   const live = { start, publishing: true, done: Promise.resolve() };
   live.done = (async () => {
     while (Date.now() < end) {
@@ -487,16 +488,20 @@ async function liveFeed(system: E2eSystem, onPublished?: (batch: TradeBatch, at:
     }
     live.publishing = false;
     loop.disable();
-    await timingCounters(system, loop);
+    await timingCounters(system, loop, process.cpuUsage(cpu));
   })();
   return live;
 }
 
 /**
- * Where a latency run's time went, on stderr (the JSON lines stay the results): the event loop's delay
- * (a stall delays every partition, the publisher and the poller alike) and the processor's checkpoints.
+ * Where a latency run's time went, on stderr (the JSON lines stay the results): CPU used, the event loop's
+ * delay (a stall delays every partition, the publisher and the poller alike) and the processor's checkpoints.
  */
-async function timingCounters(system: E2eSystem, loop: ReturnType<typeof monitorEventLoopDelay>) {
+async function timingCounters(
+  system: E2eSystem,
+  loop: ReturnType<typeof monitorEventLoopDelay>,
+  cpu: NodeJS.CpuUsage,
+) {
   const ms = (ns: number) => Number((ns / 1e6).toFixed(1));
   const metric = async (name: string) =>
     (await system.rt.registry.getSingleMetric(name)?.get())?.values ?? [];
@@ -507,6 +512,8 @@ async function timingCounters(system: E2eSystem, loop: ReturnType<typeof monitor
   const count = sum(cp, "_count");
   process.stderr.write(
     `${JSON.stringify({
+      // The whole process (feed, processor, query side): less noisy than latency on a shared machine.
+      cpuSecondsPerRun: Number(((cpu.user + cpu.system) / 1e6).toFixed(2)),
       loopDelayMs: { p50: ms(loop.percentile(50)), p99: ms(loop.percentile(99)), max: ms(loop.max) },
       checkpoints: {
         count,

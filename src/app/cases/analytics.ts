@@ -69,6 +69,9 @@ export async function startAnalytics(
       admin: config.admin,
       extensions: rt.extensions,
       ...(options.member ? { member: options.member } : {}),
+      // Embedded: 20 ms took the latest tile's p50 from ~47 to ~20 ms (docs/BENCHMARKS.md, session 4); on
+      // Postgres it did not clearly help, so the distributed profile keeps 50.
+      defaultLatestFlushMs: config.profile === "distributed" ? 50 : 20,
       ...(redis
         ? {
             queryCache: redisCache({

@@ -27,6 +27,14 @@ export const AnalyticsConfigSchema = Section({
     volumeSpikeFactor: Type.Number({ exclusiveMinimum: 1, default: 5 }),
   }),
   checkpointIntervalMs: Type.Integer({ minimum: 10, default: 1_000 }),
+  latestFlushMs: Type.Optional(
+    Type.Integer({
+      minimum: 1,
+      description:
+        "longest wait of a partition's latest trades for their upsert (closed windows go at once); " +
+        "default 20 on the embedded profile, 50 on the distributed one",
+    }),
+  ),
   shards: Section({
     by: Type.Union([Type.Literal("exchange"), Type.Literal("assetClass")], { default: "exchange" }),
     count: Type.Integer({ minimum: 1, maximum: 64, default: 4 }),

@@ -35,6 +35,11 @@ export interface AnalyticsDeps {
   extensions?: readonly ServiceExtension[];
   /** Processor member id in its consumer group (default: random). */
   member?: string;
+  /**
+   * The processor's latest-trade flush interval when the config does not set one (`latestFlushMs`): the
+   * profile's, since a flush costs a SQLite transaction in-process but a Postgres round trip per shard.
+   */
+  defaultLatestFlushMs?: number;
   /** The query role's cache when shared (Redis on the distributed profile); an in-process LRU when absent. */
   queryCache?: Cache;
 }
@@ -107,6 +112,7 @@ export async function createAnalytics(deps: AnalyticsDeps): Promise<Analytics> {
       logger: deps.logger,
       registry: deps.registry,
       clock,
+      flushIntervalMs: config.latestFlushMs ?? deps.defaultLatestFlushMs ?? 50,
       ...(deps.member ? { member: deps.member } : {}),
     });
     await StreamProcessor.prepare(deps.store);

@@ -68,7 +68,7 @@ function encodeGroups(table: Float64Array, size: number, watermark: number): str
   for (let s = 0; s < table.length; s += 2) {
     const id = table[s]!;
     const e = table[s + 1]!;
-    if (Number.isNaN(id) || !(e > watermark)) continue; // empty slot (NaN), or expired
+    if (Number.isNaN(id) || !(e > watermark)) continue; // an empty slot, or expired
     if (last < 0 || distinct[last] !== e) {
       last = distinct.indexOf(e);
       if (last < 0) {

@@ -259,6 +259,9 @@ describe.each(targets.filter((t) => t.name === "sqlite" || redisUp))(
       await eventually(async () => (await f.counter("cache_coalesced_total")) === 29, {
         message: "29 readers to join the one load",
       });
+      // The first reader takes the Redis loader lock before it loads: the others can all have joined
+      // while that round trip is still out, so wait for the load to start rather than assume it has.
+      await eventually(() => loads > 0, { message: "the one load to start" });
       expect(loads).toBe(1);
       release();
       const answers = await Promise.all(readers);

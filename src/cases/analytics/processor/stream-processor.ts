@@ -30,7 +30,7 @@ export interface StreamProcessorOptions {
   readBatch?: number;
   /** A partition with no data still ticks (idle watermark, checkpoint) this often. Default 100 ms. */
   idleTickMs?: number;
-  /** Longest time results wait for their upsert while data keeps coming. Default 50 ms. */
+  /** Longest time latest trades wait for their upsert while data keeps coming. Default 50 ms. */
   flushIntervalMs?: number;
 }
 
