@@ -61,8 +61,17 @@ const profiles: Profile[] = [
     name: "embedded",
     async open() {
       const dir = mkdtempSync(join(tmpdir(), "bulwark-bench-commerce-"));
-      const store = await openStore({ kind: "sqlite", file: join(dir, "bulwark.db") });
-      const gatewayStore = await openStore({ kind: "sqlite", file: join(dir, "gateway.db") });
+      const checkpoints = !process.argv.includes("--inline-checkpoints");
+      const store = await openStore({
+        kind: "sqlite",
+        file: join(dir, "bulwark.db"),
+        backgroundCheckpoints: checkpoints,
+      });
+      const gatewayStore = await openStore({
+        kind: "sqlite",
+        file: join(dir, "gateway.db"),
+        backgroundCheckpoints: checkpoints,
+      });
       const driver = await embeddedDriver({ store });
       const bus = createBus({ driver });
       return {
