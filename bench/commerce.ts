@@ -26,6 +26,7 @@ import {
 } from "../src/platform/messaging/index.ts";
 import { createLogger, createMetricsRegistry } from "../src/platform/observability/index.ts";
 import { openStore, type Store } from "../src/platform/storage/index.ts";
+import { postOrder } from "./_http-orders.ts";
 import { median, percentile, report } from "./_report.ts";
 
 const quick = process.argv.includes("--quick");
@@ -60,8 +61,17 @@ const profiles: Profile[] = [
     name: "embedded",
     async open() {
       const dir = mkdtempSync(join(tmpdir(), "bulwark-bench-commerce-"));
-      const store = await openStore({ kind: "sqlite", file: join(dir, "bulwark.db") });
-      const gatewayStore = await openStore({ kind: "sqlite", file: join(dir, "gateway.db") });
+      const checkpoints = !process.argv.includes("--inline-checkpoints");
+      const store = await openStore({
+        kind: "sqlite",
+        file: join(dir, "bulwark.db"),
+        backgroundCheckpoints: checkpoints,
+      });
+      const gatewayStore = await openStore({
+        kind: "sqlite",
+        file: join(dir, "gateway.db"),
+        backgroundCheckpoints: checkpoints,
+      });
       const driver = await embeddedDriver({ store });
       const bus = createBus({ driver });
       return {
@@ -208,18 +218,10 @@ async function endToEnd(profile: Profile) {
   const urls = await commerce.listen();
   const confirmed = confirmations(env.bus);
   const latencies: number[] = [];
+  const ordersUrl = new URL("/orders", urls.order);
   const seconds = await clients(HTTP_ORDERS, async (i) => {
     const sent = performance.now();
-    const res = await fetch(`${urls.order}/orders`, {
-      method: "POST",
-      headers: { "content-type": "application/json", "idempotency-key": `bench-${i}` },
-      body: JSON.stringify({
-        customerId: `c${i}`,
-        items: [{ sku: `SKU-${i % 50}`, qty: 1 }],
-        payment: { token: "tok_visa" },
-      }),
-    });
-    const { orderId } = (await res.json()) as { orderId: string };
+    const orderId = await postOrder(ordersUrl, i);
     latencies.push((await confirmed.wait(orderId)) - sent);
   });
   await confirmed.stop();

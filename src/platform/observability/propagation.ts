@@ -1,3 +1,5 @@
+import { Agent as HttpAgent, request as httpRequest, type IncomingHttpHeaders } from "node:http";
+import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
 import { context, propagation, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
 
 const tracer = trace.getTracer("bulwark.http-client");
@@ -51,6 +53,84 @@ export async function tracedFetch(
       } finally {
         span.end();
       }
+    },
+  );
+}
+
+/** A whole HTTP answer, body read as text. */
+export interface TextResponse {
+  status: number;
+  headers: IncomingHttpHeaders;
+  text: string;
+}
+
+// One pool of kept-alive connections per process: a service calls few hosts, many times.
+const keepAlive = { http: new HttpAgent({ keepAlive: true }), https: new HttpsAgent({ keepAlive: true }) };
+
+/**
+ * Like tracedFetch (client span, trace context and request id in the headers) over node:http with kept-alive
+ * connections, for hot service-to-service calls with small bodies: it skips fetch's web streams, which
+ * showed in the commerce bench's profile. Errors are node:http's (`code` ECONNREFUSED, ECONNRESET, …); an
+ * aborted `signal` ends the request with an AbortError.
+ */
+export function tracedRequest(
+  url: URL,
+  init: {
+    method?: string;
+    headers?: Record<string, string>;
+    body?: string;
+    signal?: AbortSignal;
+    requestId?: string;
+  } = {},
+): Promise<TextResponse> {
+  const method = (init.method ?? "GET").toUpperCase();
+  return tracer.startActiveSpan(
+    `${method} ${url.host}`,
+    {
+      kind: SpanKind.CLIENT,
+      attributes: { "http.request.method": method, "url.full": url.href, "server.address": url.hostname },
+    },
+    (span) => {
+      const headers: Record<string, string | number> = { ...init.headers };
+      propagation.inject(context.active(), headers);
+      if (init.requestId) headers["x-request-id"] = init.requestId;
+      if (init.body !== undefined) headers["content-length"] = Buffer.byteLength(init.body);
+      const https = url.protocol === "https:";
+      return new Promise<TextResponse>((resolve, reject) => {
+        const req = (https ? httpsRequest : httpRequest)(
+          url,
+          {
+            method,
+            headers,
+            agent: https ? keepAlive.https : keepAlive.http,
+            ...(init.signal ? { signal: init.signal } : {}),
+          },
+          (res) => {
+            let text = "";
+            res.setEncoding("utf8");
+            res.on("data", (chunk: string) => {
+              text += chunk;
+            });
+            res.on("error", reject);
+            res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, text }));
+          },
+        );
+        req.on("error", reject);
+        req.end(init.body);
+      }).then(
+        (response) => {
+          span.setAttribute("http.response.status_code", response.status);
+          if (response.status >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
+          span.end();
+          return response;
+        },
+        (err: unknown) => {
+          span.recordException(err as Error);
+          span.setStatus({ code: SpanStatusCode.ERROR, message: (err as Error).message });
+          span.end();
+          throw err;
+        },
+      );
     },
   );
 }

@@ -1,10 +1,15 @@
-import { type Kysely, sql, type Transaction } from "kysely";
+import { type Kysely, type KyselyPlugin, sql, type Transaction } from "kysely";
 import type { Store } from "./store.ts";
 
 export interface GroupCommitOptions {
   /** Units of work at most in one transaction. Default 64. */
   maxUnits?: number;
 }
+
+const NO_OP: KyselyPlugin = {
+  transformQuery: (args) => args.node,
+  transformResult: async (args) => args.result,
+};
 
 interface Unit {
   // biome-ignore lint/suspicious/noExplicitAny: each unit sees its caller's table types.
@@ -77,7 +82,10 @@ export class GroupCommit {
             taken.push(unit);
             await sql`savepoint bwk_unit`.execute(conn);
             try {
-              const value = await unit.fn(conn as unknown as Transaction<unknown>);
+              // Each unit gets its own handle on the connection: callers key per-transaction state by it
+              // (the outbox's rows to hand over), and a unit rolled back must not share that with the rest.
+              const trx = conn.withPlugin(NO_OP) as unknown as Transaction<unknown>;
+              const value = await unit.fn(trx);
               await sql`release bwk_unit`.execute(conn);
               done.push({ unit, value });
             } catch (error) {

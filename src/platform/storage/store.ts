@@ -1,13 +1,23 @@
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { Kysely, sql } from "kysely";
+import { BackgroundCheckpointer } from "./checkpointer.ts";
 import { BulwarkSqliteDialect, createPgPool, createPostgresDialect, quoteIdent } from "./dialects.ts";
 import { openSqlite } from "./sqlite-database.ts";
 
 export type StoreKind = "sqlite" | "postgres";
 
 export type StoreConfig =
-  | { kind: "sqlite"; file: string; busyTimeoutMs?: number }
+  | {
+      kind: "sqlite";
+      file: string;
+      busyTimeoutMs?: number;
+      /**
+       * Checkpoint the write-ahead log from a worker thread instead of inside commits (see
+       * BackgroundCheckpointer); for a store under sustained writes. Default false.
+       */
+      backgroundCheckpoints?: boolean;
+    }
   | { kind: "postgres"; url: string; schema?: string; poolSize?: number };
 
 /** One versioned schema change of a module. `id`s sort in application order within a namespace. */
@@ -34,9 +44,12 @@ export interface Store<DB = any> {
 export async function openStore<DB = any>(config: StoreConfig): Promise<Store<DB>> {
   if (config.kind === "sqlite") {
     if (config.file !== ":memory:") mkdirSync(dirname(config.file), { recursive: true });
+    const background = config.backgroundCheckpoints === true && config.file !== ":memory:";
     const database = openSqlite(config.file, { busyTimeoutMs: config.busyTimeoutMs ?? 5_000 });
+    // Left as a safety net, far above what the worker lets the log reach.
+    if (background) database.raw.exec("PRAGMA wal_autocheckpoint = 20000");
     const db = new Kysely<DB>({ dialect: new BulwarkSqliteDialect({ database }) });
-    return new KyselyStore("sqlite", db);
+    return new KyselyStore("sqlite", db, background ? new BackgroundCheckpointer(config.file) : undefined);
   }
   if (config.schema) {
     const admin = createPgPool(config.url, undefined, 1);
@@ -57,11 +70,13 @@ export async function openStore<DB = any>(config: StoreConfig): Promise<Store<DB
 class KyselyStore<DB> implements Store<DB> {
   readonly kind: StoreKind;
   readonly db: Kysely<DB>;
+  readonly #checkpointer: BackgroundCheckpointer | undefined;
   #closed = false;
 
-  constructor(kind: StoreKind, db: Kysely<DB>) {
+  constructor(kind: StoreKind, db: Kysely<DB>, checkpointer?: BackgroundCheckpointer) {
     this.kind = kind;
     this.db = db;
+    this.#checkpointer = checkpointer;
   }
 
   async ping(): Promise<void> {
@@ -71,6 +86,7 @@ class KyselyStore<DB> implements Store<DB> {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    await this.#checkpointer?.close();
     await this.db.destroy();
   }
 

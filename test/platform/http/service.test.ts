@@ -3,7 +3,7 @@ import { trace } from "@opentelemetry/api";
 import { Type } from "@sinclair/typebox";
 import { afterEach, describe, expect, it } from "vitest";
 import { createService, HttpProblem, type Service } from "../../../src/platform/http/index.ts";
-import { createLogger, setupTracing } from "../../../src/platform/observability/index.ts";
+import { createLogger, setupTracing, tracedRequest } from "../../../src/platform/observability/index.ts";
 
 const tracing = setupTracing({ serviceName: "test", exporter: "memory" });
 
@@ -277,5 +277,27 @@ describe("graceful shutdown", () => {
     await service.stop();
     expect(Date.now() - t0).toBeLessThan(3_000);
     expect(await hung).toBe("cut");
+  });
+
+  it("tracedRequest carries the trace and the request id over a kept-alive connection", async () => {
+    const { service } = build();
+    const base = await service.listen();
+    const traceIds = await trace.getTracer("test").startActiveSpan("caller", async (span) => {
+      const ids: string[] = [];
+      for (let i = 0; i < 2; i++) {
+        const res = await tracedRequest(new URL("/orders", base), {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ customerId: "c1", items: [{ sku: "A", qty: 1 }] }),
+          requestId: `req-${i}`,
+        });
+        expect(res.status).toBe(200);
+        expect(res.headers["x-request-id"]).toBe(`req-${i}`);
+        ids.push((JSON.parse(res.text) as { traceId: string }).traceId);
+      }
+      span.end();
+      return { ids, caller: span.spanContext().traceId };
+    });
+    expect(traceIds.ids).toEqual([traceIds.caller, traceIds.caller]);
   });
 });

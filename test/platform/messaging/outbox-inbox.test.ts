@@ -16,7 +16,7 @@ import {
   OutboxRelay,
   type PublishItem,
 } from "../../../src/platform/messaging/index.ts";
-import { openStore, type Store, type StoreConfig } from "../../../src/platform/storage/index.ts";
+import { GroupCommit, openStore, type Store, type StoreConfig } from "../../../src/platform/storage/index.ts";
 import { eventually, SERVICES, serviceAvailable, uniqueName } from "../../support/services.ts";
 import { collect, Numbered, registry, topicName } from "./bus-contract.ts";
 
@@ -223,6 +223,44 @@ describe("outbox appending straight to the embedded log on the same store", () =
       expect(received.map((m) => (m.payload as { n: number }).n).sort()).toEqual([1, 2, 3]);
       const outboxRows = await store.db.selectFrom("messaging_outbox").selectAll().execute();
       expect(outboxRows).toHaveLength(0);
+    } finally {
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("handing committed log rows to this process's readers, with units sharing a commit", () => {
+  it("never delivers a rolled-back unit's event, and still delivers the row that reuses its sequence", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "bwk-handoff-"));
+    const store = await openStore({ kind: "sqlite", file: join(dir, "db.sqlite") });
+    try {
+      // A poll far longer than the test: what arrives comes from hand-overs (or reads they trigger).
+      const log = await embeddedDriver({ store, pollMs: 60_000 });
+      const bus = createBus({ driver: log, registry: registry(), heartbeatMs: 20, ownsDriver: false });
+      const topic = topicName();
+      await bus.declareTopic({ name: topic, partitions: 1 });
+      const outbox = new Outbox({ registry: registry(), log });
+      const units = new GroupCommit(store);
+      const { received, subscription } = collect(bus, { topic, group: "g" });
+      await eventually(() => subscription.assigned().length === 1, { message: "partition assigned" });
+      const unit = (n: number, fail: boolean) =>
+        units
+          .transaction(async (trx) => {
+            await outbox.enqueue(trx, { topic, key: `k${n}`, event: Numbered.create({ key: `k${n}`, n }) });
+            if (fail) throw new Error(`unit ${n} fails`);
+            return trx;
+          })
+          .then((trx) => outbox.handOff(trx));
+      // One group: 1 commits, 2 rolls back to its savepoint (its sequence is free again); 3, next, takes it.
+      const outcomes = await Promise.allSettled([unit(1, false), unit(2, true)]);
+      expect(outcomes.map((o) => o.status)).toEqual(["fulfilled", "rejected"]);
+      await unit(3, false);
+      await eventually(() => received.length >= 2, { message: "2 delivered", timeoutMs: 5_000 });
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      await subscription.stop();
+      await bus.close();
+      expect(received.map((m) => (m.payload as { n: number }).n)).toEqual([1, 3]);
     } finally {
       await store.close();
       rmSync(dir, { recursive: true, force: true });

@@ -15,10 +15,10 @@ import {
   registerIdempotency,
 } from "../../../platform/idempotency/index.ts";
 import { type Random, seededRandom, uniform } from "../../../platform/random/index.ts";
-import type { Store } from "../../../platform/storage/index.ts";
+import { GroupCommit, type Store } from "../../../platform/storage/index.ts";
 import { type Clock, systemClock } from "../../../platform/time/index.ts";
 import { type GatewayFaults, GatewayFaultsSchema, NO_FAULTS } from "./faults.ts";
-import { GatewayLedger } from "./ledger.ts";
+import { type Charge, GatewayLedger, type Refund } from "./ledger.ts";
 import { type GatewayDb, gatewayMigrations } from "./migrations.ts";
 
 const ChargeBody = Type.Object(
@@ -67,6 +67,8 @@ export async function createGatewayService(options: GatewayServiceOptions): Prom
   await store.migrate("idempotency", idempotencyMigrations);
   const clock = options.clock ?? systemClock;
   const ledger = new GatewayLedger(store.db as Kysely<GatewayDb>);
+  // Concurrent charges share a commit on SQLite, as the merchant's saga does (see GroupCommit).
+  const units = new GroupCommit(store);
   let faults: GatewayFaults = { ...NO_FAULTS, ...options.faults };
   let random: Random = seededRandom(faults.seed);
 
@@ -106,7 +108,7 @@ export async function createGatewayService(options: GatewayServiceOptions): Prom
       const body: Static<typeof ChargeBody> = request.body;
       const declined = body.source.startsWith("tok_decline") || random() < faults.declineRate;
       const loseResponse = random() < faults.lostResponseRate;
-      const charge = await store.db.transaction().execute(async (trx) => {
+      const charge = await units.transaction<Charge>(async (trx) => {
         const recorded = await ledger.recordCharge(trx, {
           amountCents: body.amountCents,
           currency: body.currency,
@@ -133,7 +135,7 @@ export async function createGatewayService(options: GatewayServiceOptions): Prom
     async (request, reply) => {
       const body: Static<typeof RefundBody> = request.body;
       const loseResponse = random() < faults.lostResponseRate;
-      const refund = await store.db.transaction().execute(async (trx) => {
+      const refund = await units.transaction<Refund>(async (trx) => {
         const charge = await ledger.charge(body.chargeId, trx);
         if (!charge) throw new HttpProblem(404, "not-found", "No such charge", body.chargeId);
         const amount = body.amountCents ?? charge.amountCents - charge.refundedCents;

@@ -208,8 +208,22 @@ export class InventoryRepository {
     now: number,
     expiredBefore?: number,
   ): Promise<boolean> {
+    if (to !== "released") {
+      // From "held" only: one conditional update moves the lines and says which moved.
+      let moveHeld = trx
+        .updateTable("inv_reservations")
+        .set({ status: to, updated_at: now })
+        .where("order_id", "=", orderId)
+        .where("status", "=", "held");
+      if (expiredBefore !== undefined) moveHeld = moveHeld.where("expires_at", "<", expiredBefore);
+      const moved = await moveHeld.returning(["sku", "qty"]).execute();
+      // Products in SKU order, as reserve() takes them: two orders never lock the same two the other way round.
+      moved.sort((a, b) => (a.sku < b.sku ? -1 : a.sku > b.sku ? 1 : 0));
+      for (const line of moved) await this.#stockOf(trx, line.sku, Number(line.qty), "held", to);
+      return moved.length > 0;
+    }
     // A cancelled order gives back even what was already sold to it (the payment side refunds it).
-    const from = to === "released" ? ["held", "confirmed"] : ["held"];
+    const from = ["held", "confirmed"];
     let q = trx
       .selectFrom("inv_reservations")
       .select(["sku", "qty", "status"])
@@ -229,19 +243,23 @@ export class InventoryRepository {
         .executeTakeFirst();
       if (Number(moved.numUpdatedRows) !== 1) continue;
       settled++;
-      const qty = Number(line.qty);
-      const was = line.status === "confirmed" ? "sold" : "reserved";
-      await trx
-        .updateTable("inv_products")
-        .set((eb) =>
-          to === "confirmed"
-            ? { reserved: eb("reserved", "-", qty), sold: eb("sold", "+", qty) }
-            : { [was]: eb(was, "-", qty), available: eb("available", "+", qty) },
-        )
-        .where("sku", "=", line.sku)
-        .execute();
+      await this.#stockOf(trx, line.sku, Number(line.qty), line.status, to);
     }
     return settled > 0;
+  }
+
+  /** Moves a settled line's units in the product's counters. */
+  async #stockOf(trx: Transaction<InventoryDb>, sku: string, qty: number, from: string, to: string) {
+    const was = from === "confirmed" ? "sold" : "reserved";
+    await trx
+      .updateTable("inv_products")
+      .set((eb) =>
+        to === "confirmed"
+          ? { reserved: eb("reserved", "-", qty), sold: eb("sold", "+", qty) }
+          : { [was]: eb(was, "-", qty), available: eb("available", "+", qty) },
+      )
+      .where("sku", "=", sku)
+      .execute();
   }
 
   async #prices(db: Db, skus: string[]): Promise<Map<string, number>> {

@@ -94,19 +94,27 @@ export class OrderRepository {
    */
   async confirmIfSettled(trx: Db, orderId: string, now: number): Promise<boolean> {
     await trx.updateTable("ord_orders").set({ updated_at: now }).where("id", "=", orderId).execute();
-    const committed = await trx
-      .selectFrom("ord_timeline")
-      .select("step")
-      .where("order_id", "=", orderId)
-      .where("step", "=", "StockCommitted")
-      .executeTakeFirst();
-    const order = await trx
-      .selectFrom("ord_orders")
-      .select("payment_state")
+    // One statement checks both facts and moves the order; it starts after the lock is ours, so (under
+    // READ COMMITTED too) it sees whatever the other handler committed before letting go of the row.
+    const result = await trx
+      .updateTable("ord_orders")
+      .set({ status: "CONFIRMED", reason: null, updated_at: now })
       .where("id", "=", orderId)
+      .where("status", "=", "PENDING")
+      .where("payment_state", "=", "captured")
+      .where((eb) =>
+        eb.exists(
+          eb
+            .selectFrom("ord_timeline")
+            .select("step")
+            .where("order_id", "=", orderId)
+            .where("step", "=", "StockCommitted"),
+        ),
+      )
       .executeTakeFirst();
-    if (!committed || order?.payment_state !== "captured") return false;
-    return this.finish(trx, orderId, "CONFIRMED", now);
+    if (Number(result.numUpdatedRows) !== 1) return false;
+    await this.step(trx, orderId, "OrderConfirmed", now);
+    return true;
   }
 
   async setTotal(trx: Db, orderId: string, totalCents: number, now: number): Promise<void> {

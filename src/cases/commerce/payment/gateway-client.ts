@@ -1,4 +1,4 @@
-import { tracedFetch } from "../../../platform/observability/index.ts";
+import { type TextResponse, tracedRequest } from "../../../platform/observability/index.ts";
 import type { Policy } from "../../../platform/resilience/index.ts";
 
 export type ChargeOutcome =
@@ -67,11 +67,7 @@ export class GatewayClient implements PaymentGateway {
         source: token,
         reference: orderId,
       });
-      const body = (await response.json().catch(() => ({}))) as {
-        id?: string;
-        amountCents?: number;
-        code?: string;
-      };
+      const body = jsonOf(response) as { id?: string; amountCents?: number; code?: string };
       if (response.status === 201)
         return { kind: "captured", chargeId: body.id!, amountCents: body.amountCents! };
       if (response.status === 402) return { kind: "declined", reason: body.code ?? "card_declined" };
@@ -82,7 +78,7 @@ export class GatewayClient implements PaymentGateway {
   async refund(orderId: string, chargeId: string): Promise<{ refundId: string; amountCents: number }> {
     return this.#o.policy.execute(async (ctx) => {
       const response = await this.#post("/refunds", `refund-${orderId}`, ctx.signal, { chargeId });
-      const body = (await response.json().catch(() => ({}))) as { id?: string; amountCents?: number };
+      const body = jsonOf(response) as { id?: string; amountCents?: number };
       if (response.status === 201) return { refundId: body.id!, amountCents: body.amountCents! };
       if (response.status === 409) throw new Error(`refund of ${chargeId} refused: already refunded in full`);
       throw unavailable(response);
@@ -98,13 +94,13 @@ export class GatewayClient implements PaymentGateway {
     const response = await this.#fetch(`/charges?idempotencyKey=${encodeURIComponent(key)}`, { signal });
     if (response.status === 404) return undefined;
     if (response.status !== 200) throw unavailable(response);
-    const charge = (await response.json()) as { id: string; amountCents: number; status: string };
+    const charge = JSON.parse(response.text) as { id: string; amountCents: number; status: string };
     return charge.status === "succeeded"
       ? { kind: "captured", chargeId: charge.id, amountCents: charge.amountCents }
       : { kind: "declined", reason: "card_declined" };
   }
 
-  #post(path: string, key: string | undefined, signal: AbortSignal, body: object): Promise<Response> {
+  #post(path: string, key: string | undefined, signal: AbortSignal, body: object): Promise<TextResponse> {
     return this.#fetch(path, {
       method: "POST",
       signal,
@@ -113,14 +109,17 @@ export class GatewayClient implements PaymentGateway {
     });
   }
 
-  async #fetch(path: string, init: RequestInit & { signal: AbortSignal }): Promise<Response> {
+  async #fetch(
+    path: string,
+    init: { method?: string; headers?: Record<string, string>; body?: string; signal: AbortSignal },
+  ): Promise<TextResponse> {
     const signal = AbortSignal.any([init.signal, AbortSignal.timeout(this.#o.timeoutMs)]);
     try {
-      return await tracedFetch(new URL(path, this.#o.baseUrl), { ...init, signal });
+      return await tracedRequest(new URL(path, this.#o.baseUrl), { ...init, signal });
     } catch (err) {
       // Did the request reach the gateway? A refused connection did not; anything later might have.
-      const cause = (err as { cause?: { code?: string } }).cause;
-      if (cause?.code === "ECONNREFUSED")
+      const code = (err as { code?: string }).code ?? (err as { cause?: { code?: string } }).cause?.code;
+      if (code === "ECONNREFUSED")
         throw new GatewayUnavailableError("gateway refused the connection", undefined, { cause: err });
       throw new AmbiguousOutcomeError(
         `gateway call ${init.method ?? "GET"} ${path} ended without an answer`,
@@ -130,8 +129,16 @@ export class GatewayClient implements PaymentGateway {
   }
 }
 
-function unavailable(response: Response): GatewayUnavailableError {
-  const retryAfter = Number(response.headers.get("retry-after"));
+function jsonOf(response: TextResponse): unknown {
+  try {
+    return JSON.parse(response.text);
+  } catch {
+    return {};
+  }
+}
+
+function unavailable(response: TextResponse): GatewayUnavailableError {
+  const retryAfter = Number(response.headers["retry-after"]);
   return new GatewayUnavailableError(
     `gateway answered ${response.status}`,
     Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter * 1000 : undefined,

@@ -132,11 +132,19 @@ export class EmbeddedLogDriver implements LogDriver {
     const last = batch[batch.length - 1]!.offset;
     // Consecutive sequences mean the batch is the whole of [first, last]; readers may trust it.
     const whole = last - first + 1 === batch.length;
-    for (const readers of this.#readers.values()) {
+    const byPartition = new Map<string, StoredMessage[]>();
+    for (const { topic, ...message } of batch) {
+      const key = keyOf(topic, message.partition);
+      const rows = byPartition.get(key);
+      if (rows) rows.push(message);
+      else byPartition.set(key, [message]);
+    }
+    // Every reader hears of a whole batch, even one with no row of its partition: it then knows it up to `last`.
+    for (const [key, readers] of this.#readers) {
+      const mine = byPartition.get(key) ?? NONE;
       for (const reader of readers) {
-        if (whole) reader.handOff(batch, first, last);
-        else
-          for (const row of batch) if (reader.key === keyOf(row.topic, row.partition)) reader.saw(row.offset);
+        if (whole) reader.handOff(mine, first, last);
+        else for (const row of mine) reader.saw(row.offset);
       }
     }
   }
@@ -379,6 +387,8 @@ class OffsetBatch {
     return this.#writing;
   }
 }
+
+const NONE: readonly StoredMessage[] = [];
 
 function keyOf(topic: string, partition: number): string {
   return `${topic}/${partition}`;

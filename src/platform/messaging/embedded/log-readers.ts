@@ -42,7 +42,7 @@ export class LogReader implements PartitionReader {
   #mustRead = true;
   #buffer: StoredMessage[] = [];
   /** Set while a read is in flight: batches handed over meanwhile are applied after it. */
-  #stashed: CommittedRow[][] | undefined;
+  #stashed: Array<{ mine: readonly StoredMessage[]; first: number; last: number }> | undefined;
   #latest: number;
   #closed = false;
   #wake: (() => void) | undefined;
@@ -102,13 +102,16 @@ export class LogReader implements PartitionReader {
     if (seq > this.#syncedTo) this.#notify();
   }
 
-  /** A committed batch of this process, all partitions: takes this partition's rows if it can trust it. */
-  handOff(batch: readonly CommittedRow[], first: number, last: number): void {
+  /**
+   * A committed batch of this process whose sequences are the whole of [first, last]; `mine` holds its rows
+   * of this partition, in order. Taken if the reader can trust it.
+   */
+  handOff(mine: readonly StoredMessage[], first: number, last: number): void {
     if (this.#stashed) {
-      this.#stashed.push(batch as CommittedRow[]);
+      this.#stashed.push({ mine, first, last });
       return;
     }
-    this.#apply(batch, first, last);
+    this.#apply(mine, first, last);
   }
 
   /** Another process may have appended; a poll found no row of this partition in (from, to]. */
@@ -117,18 +120,17 @@ export class LogReader implements PartitionReader {
     if (to > this.#syncedTo) this.#syncedTo = to;
   }
 
-  #apply(batch: readonly CommittedRow[], first: number, last: number): void {
+  #apply(mine: readonly StoredMessage[], first: number, last: number): void {
     if (last <= this.#syncedTo) return;
     if (first - 1 > this.#syncedTo || this.#mustRead || this.#buffer.length >= MAX_BUFFERED) {
-      for (const row of batch) if (`${row.topic}/${row.partition}` === this.key) this.saw(row.offset);
+      for (const row of mine) this.saw(row.offset);
       return;
     }
     let added = false;
-    for (const row of batch) {
-      if (row.offset <= this.#syncedTo || `${row.topic}/${row.partition}` !== this.key) continue;
+    for (const row of mine) {
+      if (row.offset <= this.#syncedTo) continue;
       // Each group gets its own headers object: handlers of different groups must not share one.
-      const { topic: _topic, ...message } = row;
-      this.#buffer.push({ ...message, headers: { ...row.headers } });
+      this.#buffer.push({ ...row, headers: { ...row.headers } });
       if (row.offset > this.#latest) this.#latest = row.offset;
       added = true;
     }
@@ -156,8 +158,7 @@ export class LogReader implements PartitionReader {
     } finally {
       const stashed = this.#stashed;
       this.#stashed = undefined;
-      for (const batch of stashed ?? [])
-        this.#apply(batch, batch[0]!.offset, batch[batch.length - 1]!.offset);
+      for (const { mine, first, last } of stashed ?? []) this.#apply(mine, first, last);
     }
   }
 

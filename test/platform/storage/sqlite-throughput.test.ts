@@ -1,6 +1,9 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import type { Kysely } from "kysely";
 import { afterAll, describe, expect, it } from "vitest";
-import { GroupCommit } from "../../../src/platform/storage/index.ts";
+import { GroupCommit, openStore } from "../../../src/platform/storage/index.ts";
 import { storeTargets } from "../../support/stores.ts";
 import { demoMigrations } from "./fixtures/demo-migrations.ts";
 
@@ -45,6 +48,37 @@ describe.each(targets)("group commit on $name", (target) => {
       expect(rows.every((r) => r.owner === "x")).toBe(true);
     } finally {
       await store.close();
+    }
+  });
+});
+
+describe("background checkpoints", () => {
+  it("keeps every committed row, and the worker stops with the store", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "bwk-checkpoint-"));
+    const file = join(dir, "db.sqlite");
+    try {
+      const store = await openStore({ kind: "sqlite", file, backgroundCheckpoints: true });
+      await store.migrate("demo", demoMigrations);
+      const db = store.db as unknown as Kysely<DemoDb>;
+      for (let i = 0; i < 500; i++)
+        await db
+          .insertInto("accounts")
+          .values({ id: `c${i}`, balance: i, owner: null })
+          .execute();
+      await new Promise((resolve) => setTimeout(resolve, 300)); // a few checkpoints run meanwhile
+      await store.close();
+      const reopened = await openStore({ kind: "sqlite", file });
+      try {
+        const rows = await (reopened.db as unknown as Kysely<DemoDb>)
+          .selectFrom("accounts")
+          .select((eb) => eb.fn.countAll<number>().as("n"))
+          .executeTakeFirstOrThrow();
+        expect(Number(rows.n)).toBe(500);
+      } finally {
+        await reopened.close();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
