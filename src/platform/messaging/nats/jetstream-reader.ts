@@ -7,6 +7,8 @@ const OWN_HEADERS = new Set<string>([HEADER.messageId, HEADER.meta]);
 
 /** Acks are cumulative (AckPolicy.All): one ack per this many messages, or when the partition is drained. */
 const ACK_EVERY = 256;
+/** How long next() waits for messages the server reported pending, before it hands out what it has. */
+const GATHER_PENDING_MS = 5;
 
 /**
  * A partition cursor on a durable pull consumer. The consumer's `consume()` keeps pulls in flight; acks
@@ -45,6 +47,26 @@ export class JetStreamPartitionReader implements PartitionReader {
     for (let seen = -1; waited && seen !== this.#buffer.length && this.#buffer.length < max; ) {
       seen = this.#buffer.length;
       await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+    // The server says how many messages are still pending after each one it delivers. Those are stored and
+    // already on their way when the server split a burst over several writes (it does on a busy machine):
+    // wait a little for them, so keys behind a slow one in that burst are in the same batch and can pass it.
+    if (waited) {
+      const until = performance.now() + GATHER_PENDING_MS;
+      while (
+        !this.#closed &&
+        this.#buffer.length < max &&
+        this.#buffer[this.#buffer.length - 1]!.info.pending > 0 &&
+        performance.now() < until
+      ) {
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, 1);
+          this.#wake = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+      }
     }
     if (this.#failed) throw this.#failed;
     if (this.#closed) return [];
