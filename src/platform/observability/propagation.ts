@@ -16,33 +16,27 @@ export function currentTraceparent(): string | undefined {
 }
 
 /**
- * `fetch` with a client span and the trace context (and the caller's request id) carried in the headers,
- * so one trace follows a request across services.
+ * Runs `send` in a client span; `send` gets the headers that carry the trace context (and the caller's
+ * request id), so one trace follows a request across services.
  */
-export async function tracedFetch(
-  url: string | URL,
-  init: RequestInit & { requestId?: string } = {},
-): Promise<Response> {
-  const target = new URL(url);
-  const method = (init.method ?? "GET").toUpperCase();
+function inClientSpan<R extends { status: number }>(
+  method: string,
+  url: URL,
+  requestId: string | undefined,
+  send: (traceHeaders: Record<string, string>) => Promise<R>,
+): Promise<R> {
   return tracer.startActiveSpan(
-    `${method} ${target.host}`,
+    `${method} ${url.host}`,
     {
       kind: SpanKind.CLIENT,
-      attributes: {
-        "http.request.method": method,
-        "url.full": target.href,
-        "server.address": target.hostname,
-      },
+      attributes: { "http.request.method": method, "url.full": url.href, "server.address": url.hostname },
     },
     async (span) => {
-      const headers = new Headers(init.headers);
-      const carrier: Record<string, string> = {};
-      propagation.inject(context.active(), carrier);
-      for (const [k, v] of Object.entries(carrier)) headers.set(k, v);
-      if (init.requestId) headers.set("x-request-id", init.requestId);
+      const traceHeaders: Record<string, string> = {};
+      propagation.inject(context.active(), traceHeaders);
+      if (requestId) traceHeaders["x-request-id"] = requestId;
       try {
-        const response = await fetch(target, { ...init, headers });
+        const response = await send(traceHeaders);
         span.setAttribute("http.response.status_code", response.status);
         if (response.status >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
         return response;
@@ -55,6 +49,19 @@ export async function tracedFetch(
       }
     },
   );
+}
+
+/** `fetch` in a client span, with the trace context (and the caller's request id) in the headers. */
+export async function tracedFetch(
+  url: string | URL,
+  init: RequestInit & { requestId?: string } = {},
+): Promise<Response> {
+  const target = new URL(url);
+  return inClientSpan((init.method ?? "GET").toUpperCase(), target, init.requestId, (traceHeaders) => {
+    const headers = new Headers(init.headers);
+    for (const [k, v] of Object.entries(traceHeaders)) headers.set(k, v);
+    return fetch(target, { ...init, headers });
+  });
 }
 
 /** A whole HTTP answer, body read as text. */
@@ -84,53 +91,31 @@ export function tracedRequest(
   } = {},
 ): Promise<TextResponse> {
   const method = (init.method ?? "GET").toUpperCase();
-  return tracer.startActiveSpan(
-    `${method} ${url.host}`,
-    {
-      kind: SpanKind.CLIENT,
-      attributes: { "http.request.method": method, "url.full": url.href, "server.address": url.hostname },
-    },
-    (span) => {
-      const headers: Record<string, string | number> = { ...init.headers };
-      propagation.inject(context.active(), headers);
-      if (init.requestId) headers["x-request-id"] = init.requestId;
-      if (init.body !== undefined) headers["content-length"] = Buffer.byteLength(init.body);
-      const https = url.protocol === "https:";
-      return new Promise<TextResponse>((resolve, reject) => {
-        const req = (https ? httpsRequest : httpRequest)(
-          url,
-          {
-            method,
-            headers,
-            agent: https ? keepAlive.https : keepAlive.http,
-            ...(init.signal ? { signal: init.signal } : {}),
-          },
-          (res) => {
-            let text = "";
-            res.setEncoding("utf8");
-            res.on("data", (chunk: string) => {
-              text += chunk;
-            });
-            res.on("error", reject);
-            res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, text }));
-          },
-        );
-        req.on("error", reject);
-        req.end(init.body);
-      }).then(
-        (response) => {
-          span.setAttribute("http.response.status_code", response.status);
-          if (response.status >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
-          span.end();
-          return response;
+  return inClientSpan(method, url, init.requestId, (traceHeaders) => {
+    const headers: Record<string, string | number> = { ...init.headers, ...traceHeaders };
+    if (init.body !== undefined) headers["content-length"] = Buffer.byteLength(init.body);
+    const https = url.protocol === "https:";
+    return new Promise<TextResponse>((resolve, reject) => {
+      const req = (https ? httpsRequest : httpRequest)(
+        url,
+        {
+          method,
+          headers,
+          agent: https ? keepAlive.https : keepAlive.http,
+          ...(init.signal ? { signal: init.signal } : {}),
         },
-        (err: unknown) => {
-          span.recordException(err as Error);
-          span.setStatus({ code: SpanStatusCode.ERROR, message: (err as Error).message });
-          span.end();
-          throw err;
+        (res) => {
+          let text = "";
+          res.setEncoding("utf8");
+          res.on("data", (chunk: string) => {
+            text += chunk;
+          });
+          res.on("error", reject);
+          res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, text }));
         },
       );
-    },
-  );
+      req.on("error", reject);
+      req.end(init.body);
+    });
+  });
 }
