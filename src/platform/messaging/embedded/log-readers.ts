@@ -55,10 +55,6 @@ export class LogReader implements PartitionReader {
     this.#source = source;
   }
 
-  get syncedTo(): number {
-    return this.#syncedTo;
-  }
-
   async next(max: number): Promise<StoredMessage[]> {
     while (!this.#closed) {
       if (this.#buffer.length > 0) {
