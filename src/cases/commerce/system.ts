@@ -102,7 +102,12 @@ export async function createCommerce(deps: CommerceDeps): Promise<Commerce> {
   });
   let relay: OutboxRelay | undefined;
   const urls: Record<string, string> = {};
-  const units = new GroupCommit(deps.store);
+  // Log rows go to this process's readers in commit order (see GroupCommit's `committed`); events-out's
+  // own hand-over after each unit then finds nothing left to hand.
+  const units = new GroupCommit(
+    deps.store,
+    deps.sameStoreLog ? { committed: (trx) => outbox.handOff(trx) } : {},
+  );
   const ctx: CommerceContext = {
     config,
     store: deps.store,

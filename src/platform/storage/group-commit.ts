@@ -4,6 +4,14 @@ import type { Store } from "./store.ts";
 export interface GroupCommitOptions {
   /** Units of work at most in one transaction. Default 64. */
   maxUnits?: number;
+  /**
+   * Called once per unit that committed, with the transaction handle it ran on, in the order the units
+   * ran and before any caller resumes. Callers' continuations resume in an order of their own (one path may
+   * await more often than another), so work that must follow commit order (handing log rows to readers,
+   * which trust a batch only if it follows the last one they saw) belongs here.
+   */
+  // biome-ignore lint/suspicious/noExplicitAny: each unit sees its caller's table types.
+  committed?: (trx: Transaction<any>) => void;
 }
 
 const NO_OP: KyselyPlugin = {
@@ -33,12 +41,14 @@ interface Unit {
 export class GroupCommit {
   readonly #store: Store;
   readonly #maxUnits: number;
+  readonly #committed: ((trx: Transaction<unknown>) => void) | undefined;
   readonly #queue: Unit[] = [];
   #running = false;
 
   constructor(store: Store, options: GroupCommitOptions = {}) {
     this.#store = store;
     this.#maxUnits = options.maxUnits ?? 64;
+    this.#committed = options.committed;
   }
 
   /**
@@ -47,7 +57,21 @@ export class GroupCommit {
    */
   // biome-ignore lint/suspicious/noExplicitAny: callers choose their table types.
   transaction<T, DB = any>(fn: (trx: Transaction<DB>) => Promise<T>): Promise<T> {
-    if (this.#store.kind !== "sqlite") return (this.#store.db as Kysely<DB>).transaction().execute(fn);
+    if (this.#store.kind !== "sqlite") {
+      const committed = this.#committed;
+      const run = (this.#store.db as Kysely<DB>).transaction();
+      if (!committed) return run.execute(fn);
+      let handle: Transaction<DB> | undefined;
+      return run
+        .execute((trx) => {
+          handle = trx;
+          return fn(trx);
+        })
+        .then((value) => {
+          committed(handle as Transaction<unknown>);
+          return value;
+        });
+    }
     return new Promise<T>((resolve, reject) => {
       this.#queue.push({ fn: fn as Unit["fn"], resolve: resolve as Unit["resolve"], reject });
       if (this.#running) return;
@@ -69,7 +93,7 @@ export class GroupCommit {
   }
 
   async #group(): Promise<void> {
-    const done: Array<{ unit: Unit; value: unknown }> = [];
+    const done: Array<{ unit: Unit; value: unknown; trx: Transaction<unknown> }> = [];
     const failed: Array<{ unit: Unit; error: unknown }> = [];
     const taken: Unit[] = [];
     try {
@@ -87,7 +111,7 @@ export class GroupCommit {
               const trx = conn.withPlugin(NO_OP) as unknown as Transaction<unknown>;
               const value = await unit.fn(trx);
               await sql`release bwk_unit`.execute(conn);
-              done.push({ unit, value });
+              done.push({ unit, value, trx });
             } catch (error) {
               await sql`rollback to bwk_unit`.execute(conn);
               await sql`release bwk_unit`.execute(conn);
@@ -104,6 +128,16 @@ export class GroupCommit {
       // The commit (or the transaction itself) failed: no unit of the group happened.
       for (const unit of taken) unit.reject(error);
       throw error;
+    }
+    for (const { trx } of done) {
+      try {
+        this.#committed?.(trx);
+      } catch (error) {
+        // The units did commit, so they still resolve; a failing listener is a bug to surface, not their error.
+        queueMicrotask(() => {
+          throw error;
+        });
+      }
     }
     for (const { unit, error } of failed) unit.reject(error);
     for (const { unit, value } of done) unit.resolve(value);

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   type Bus,
   createBus,
+  type EmbeddedLogDriver,
   embeddedDriver,
   Inbox,
   isInvalidEventError,
@@ -202,6 +203,7 @@ async function onEmbeddedLog(
     bus: ReturnType<typeof createBus>;
     topic: string;
     outbox: Outbox;
+    log: EmbeddedLogDriver;
   }) => Promise<void>,
 ): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), "bwk-log-"));
@@ -211,7 +213,7 @@ async function onEmbeddedLog(
     const bus = createBus({ driver: log, registry: registry(), heartbeatMs: 20, ownsDriver: false });
     const topic = topicName();
     await bus.declareTopic({ name: topic, partitions });
-    await test({ store, bus, topic, outbox: new Outbox({ registry: registry(), log }) });
+    await test({ store, bus, topic, outbox: new Outbox({ registry: registry(), log }), log });
   } finally {
     await store.close();
     rmSync(dir, { recursive: true, force: true });
@@ -273,6 +275,32 @@ describe("handing committed log rows to this process's readers, with units shari
       await subscription.stop();
       await bus.close();
       expect(received.map((m) => (m.payload as { n: number }).n)).toEqual([1, 3, 4]);
+    });
+  });
+
+  it("hands rows over in commit order even when callers resume out of it, so readers never read them back", async () => {
+    await onEmbeddedLog(1, async ({ store, bus, topic, outbox, log }) => {
+      const units = new GroupCommit(store, { committed: (trx) => outbox.handOff(trx) });
+      const { received, subscription } = collect(bus, { topic, group: "g" });
+      await eventually(() => subscription.assigned().length === 1, { message: "partition assigned" });
+      await eventually(() => log.partitionReads > 0, { message: "the reader's first read" });
+      const readsAfterOpen = log.partitionReads;
+      // Units 1-6 share a commit; the lower a unit's number, the later its caller resumes. Callers hand
+      // over too, as the services' events-out does: by then the listener has, and nothing is left to hand.
+      const unit = async (n: number) => {
+        const trx = await units.transaction(async (trx) => {
+          await outbox.enqueue(trx, { topic, key: `k${n}`, event: Numbered.create({ key: `k${n}`, n }) });
+          return trx;
+        });
+        for (let i = n; i < 6; i++) await Promise.resolve();
+        outbox.handOff(trx);
+      };
+      await Promise.all([1, 2, 3, 4, 5, 6].map(unit));
+      await eventually(() => received.length === 6, { message: "6 delivered", timeoutMs: 5_000 });
+      await subscription.stop();
+      await bus.close();
+      expect(received.map((m) => (m.payload as { n: number }).n)).toEqual([1, 2, 3, 4, 5, 6]);
+      expect(log.partitionReads).toBe(readsAfterOpen);
     });
   });
 });

@@ -52,6 +52,41 @@ describe.each(targets)("group commit on $name", (target) => {
   });
 });
 
+describe.each(targets)("group commit's committed listener on $name", (target) => {
+  afterAll(() => target.cleanup());
+
+  it("hears of each committed unit before its caller resumes, in the order the units ran, and never of a failed one", async () => {
+    const store = await target.open();
+    try {
+      await store.migrate("demo", demoMigrations);
+      const heard: string[] = [];
+      const handles = new Map<unknown, string>();
+      const units = new GroupCommit(store, { committed: (trx) => heard.push(handles.get(trx) ?? "?") });
+      const resumed: Array<{ id: string; heardBefore: string[] }> = [];
+      const insert = (id: string, fail: boolean) =>
+        units
+          .transaction<string, DemoDb>(async (trx) => {
+            handles.set(trx, id);
+            await trx.insertInto("accounts").values({ id, balance: 1, owner: null }).execute();
+            if (fail) throw new Error(`unit ${id} failed`);
+            return id;
+          })
+          .then((value) => {
+            resumed.push({ id: value, heardBefore: [...heard] });
+          });
+      const ids = Array.from({ length: 12 }, (_, i) => `c${i}`);
+      await Promise.allSettled(ids.map((id, i) => insert(id, i % 4 === 1)));
+      const committed = ids.filter((_, i) => i % 4 !== 1);
+      // SQLite runs the units one after another, in arrival order; Postgres side by side, in any order.
+      if (store.kind === "sqlite") expect(heard).toEqual(committed);
+      else expect([...heard].sort()).toEqual([...committed].sort());
+      for (const { id, heardBefore } of resumed) expect(heardBefore).toContain(id);
+    } finally {
+      await store.close();
+    }
+  });
+});
+
 describe("background checkpoints", () => {
   it("keeps every committed row, and the worker stops with the store", async () => {
     const dir = mkdtempSync(join(tmpdir(), "bwk-checkpoint-"));

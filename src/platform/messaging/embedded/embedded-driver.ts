@@ -58,6 +58,7 @@ export class EmbeddedLogDriver implements LogDriver {
   #polling = false;
   /** Every row up to this sequence has been seen by the poll (or was there before it started). */
   #polledTo: number | undefined;
+  #partitionReads = 0;
 
   constructor(options: EmbeddedDriverOptions) {
     this.#db = options.store.db as Kysely<MessagingTables>;
@@ -174,6 +175,7 @@ export class EmbeddedLogDriver implements LogDriver {
     // The batch comes back as one JSON document, payloads included: one JSON.parse instead of a row object
     // per message plus a parse per payload.
     const read = async (after: number, max: number) => {
+      this.#partitionReads++;
       const { rows } = await sql<{ batch: string | null; top: number | null }>`select
           (select max(seq) from messaging_log) as top,
           (select json_group_array(json_array(
@@ -204,6 +206,14 @@ export class EmbeddedLogDriver implements LogDriver {
     readers.add(reader);
     this.#startPolling();
     return reader;
+  }
+
+  /**
+   * How often a reader of this process read its partition from SQLite: at open, after rows another process
+   * wrote, or when a hand-over could not be trusted. Rows this process commits and hands over cost none.
+   */
+  get partitionReads(): number {
+    return this.#partitionReads;
   }
 
   async lag(topic: string, group: string): Promise<number> {
