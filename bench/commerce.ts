@@ -99,13 +99,17 @@ const profiles: Profile[] = [
         schema: `${schema}_gw`,
         poolSize: 8,
       });
-      const bus = createBus({ driver: await jetStreamDriver({ servers: NATS_URL, namespace: schema }) });
+      const driver = await jetStreamDriver({ servers: NATS_URL, namespace: schema });
+      const bus = createBus({ driver, ownsDriver: false });
       return {
         store,
         gatewayStore,
         bus,
         async close() {
           await bus.close();
+          // Streams left behind pile up on the server and slow every later run.
+          await driver.deleteNamespace();
+          await driver.close();
           await store.close();
           await gatewayStore.close();
           const client = new pg.Client({ connectionString: PG_URL });

@@ -15,5 +15,15 @@ export async function busFor(store: Store): Promise<{ bus: Bus; sameStoreLog?: E
     return { bus: createBus({ driver, leaseTtlMs: 2_000 }), sameStoreLog: driver };
   }
   const driver = await jetStreamDriver({ servers: SERVICES.nats.url, namespace: uniqueName("bw") });
-  return { bus: createBus({ driver, leaseTtlMs: 2_000 }) };
+  const bus = createBus({ driver, leaseTtlMs: 2_000, ownsDriver: false });
+  // A test's streams go with its bus: left behind, they pile up on the server and slow later runs.
+  const close = bus.close.bind(bus);
+  let closed: Promise<void> | undefined;
+  bus.close = () =>
+    (closed ??= (async () => {
+      await close();
+      await driver.deleteNamespace();
+      await driver.close();
+    })());
+  return { bus };
 }

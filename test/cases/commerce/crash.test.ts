@@ -6,9 +6,10 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { loadAppConfig, storeConfigFor } from "../../../src/app/index.ts";
 import { checkCommerce } from "../../../src/cases/commerce/checker.ts";
+import { jetStreamDriver } from "../../../src/platform/messaging/index.ts";
 import { seededRandom } from "../../../src/platform/random/index.ts";
 import { openStore } from "../../../src/platform/storage/index.ts";
-import { eventually, serviceAvailable, uniqueName } from "../../support/services.ts";
+import { eventually, SERVICES, serviceAvailable, uniqueName } from "../../support/services.ts";
 import { checkout, inParallel } from "./harness.ts";
 
 const bin = new URL("../../../bin/bulwark.js", import.meta.url).pathname;
@@ -97,7 +98,16 @@ describe.each(profiles.filter((p) => p.run))("commerce crash recovery on $name",
       BULWARK_COMMERCE_GATEWAY_FAULTS_LATENCY_MAX_MS: "30",
       BULWARK_COMMERCE_GATEWAY_FAULTS_ERROR_RATE: "0.1",
     };
-    if (profile === "distributed") env.BULWARK_DATABASE_SCHEMA = uniqueName("crash");
+    if (profile === "distributed") {
+      const namespace = uniqueName("crash");
+      env.BULWARK_DATABASE_SCHEMA = namespace;
+      // The services name their streams after the schema; left behind, they pile up on the server.
+      cleanups.push(async () => {
+        const streams = await jetStreamDriver({ servers: SERVICES.nats.url, namespace });
+        await streams.deleteNamespace();
+        await streams.close();
+      });
+    }
     const procs = new Map<string, Proc>();
     const start = async (role: string) => {
       // A restarted service takes its old port again; seen on CI once in a few runs, something briefly
