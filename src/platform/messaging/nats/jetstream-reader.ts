@@ -9,6 +9,12 @@ const OWN_HEADERS = new Set<string>([HEADER.messageId, HEADER.meta]);
 const ACK_EVERY = 256;
 /** How long next() waits for messages the server reported pending, before it hands out what it has. */
 const GATHER_PENDING_MS = 5;
+/**
+ * At the partition's tail the ack waits this long for later commits to fold into it. Under a trickle every
+ * message is the tail, and an ack each costs the server more than the delivery did; the wait only widens
+ * what a crash redelivers (as the embedded log's offset interval does), which consumers handle already.
+ */
+const TAIL_ACK_DELAY_MS = 20;
 
 /**
  * A partition cursor on a durable pull consumer. The consumer's `consume()` keeps pulls in flight; acks
@@ -24,6 +30,7 @@ export class JetStreamPartitionReader implements PartitionReader {
   #batch: JsMsg[] = [];
   #unacked: JsMsg | undefined;
   #sinceAck = 0;
+  #ackTimer: ReturnType<typeof setTimeout> | undefined;
   #closed = false;
   /** Set when the consumer stream ended under us (consumer deleted, connection closed). */
   #failed: Error | undefined;
@@ -82,8 +89,13 @@ export class JetStreamPartitionReader implements PartitionReader {
     const msg = this.#batch[index]!;
     this.#sinceAck += index + 1;
     this.#unacked = msg;
-    // Ack at the tail (nothing left to deliver) or every ACK_EVERY: not per batch, since acks cost the server.
-    if (this.#sinceAck >= ACK_EVERY || msg.info.pending === 0) this.#flush();
+    // Ack every ACK_EVERY, or soon after reaching the tail: not per batch, since acks cost the server.
+    if (this.#sinceAck >= ACK_EVERY) this.#flush();
+    else if (msg.info.pending === 0)
+      this.#ackTimer ??= setTimeout(() => {
+        this.#ackTimer = undefined;
+        this.#flush();
+      }, TAIL_ACK_DELAY_MS);
   }
 
   async close(): Promise<void> {
@@ -122,6 +134,8 @@ export class JetStreamPartitionReader implements PartitionReader {
   }
 
   #flush(): void {
+    clearTimeout(this.#ackTimer);
+    this.#ackTimer = undefined;
     this.#unacked?.ack();
     this.#unacked = undefined;
     this.#sinceAck = 0;
