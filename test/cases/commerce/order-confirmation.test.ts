@@ -38,12 +38,13 @@ describe.each(targets)("order confirmation on $name", (target) => {
       db.transaction().execute(async (trx) => {
         await repo.setPayment(trx, id, "captured", `ch-${id}`, 2);
         await repo.step(trx, id, "PaymentProcessed", 2);
-        return repo.confirmIfSettled(trx, id, 2);
+        // As the service does: setPayment holds the row, so no separate lock.
+        return repo.confirmIfSettled(trx, id, 2, true);
       });
     const committed = (id: string) =>
       db.transaction().execute(async (trx) => {
         await repo.step(trx, id, "StockCommitted", 3);
-        return repo.confirmIfSettled(trx, id, 3);
+        return repo.confirmIfSettled(trx, id, 3, store.kind === "sqlite");
       });
     return { repo, place, paid, committed };
   }

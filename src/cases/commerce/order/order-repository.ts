@@ -92,8 +92,14 @@ export class OrderRepository {
    * fact and then calls this. The first statement locks the order row, so when the two handlers run at
    * once (Postgres) the second waits and then sees the first's writes: neither can miss the other.
    */
-  async confirmIfSettled(trx: Db, orderId: string, now: number): Promise<boolean> {
-    await trx.updateTable("ord_orders").set({ updated_at: now }).where("id", "=", orderId).execute();
+  /**
+   * `rowLocked`: this transaction already holds the order row (it updated it, or, on SQLite, BEGIN
+   * IMMEDIATE holds the whole database), so the lock statement would be a round trip for nothing.
+   */
+  async confirmIfSettled(trx: Db, orderId: string, now: number, rowLocked = false): Promise<boolean> {
+    if (!rowLocked) {
+      await trx.updateTable("ord_orders").set({ updated_at: now }).where("id", "=", orderId).execute();
+    }
     // One statement checks both facts and moves the order; it starts after the lock is ours, so (under
     // READ COMMITTED too) it sees whatever the other handler committed before letting go of the row.
     const result = await trx

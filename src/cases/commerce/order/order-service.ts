@@ -200,8 +200,8 @@ export async function createOrderService(ctx: CommerceContext): Promise<OrderSer
 
   // The order is confirmed only when it knows both that it is paid and that its stock is committed, so a
   // reader never sees a CONFIRMED order whose payment is still "none".
-  const confirmIfSettled = async (emit: Emit, trx: Kysely<OrderDb>, orderId: string) => {
-    if (await repository.confirmIfSettled(trx, orderId, ctx.clock.now())) {
+  const confirmIfSettled = async (emit: Emit, trx: Kysely<OrderDb>, orderId: string, rowLocked: boolean) => {
+    if (await repository.confirmIfSettled(trx, orderId, ctx.clock.now(), rowLocked)) {
       await emit(TOPICS.orders, orderId, OrderConfirmed.create({ orderId }));
     }
   };
@@ -285,7 +285,8 @@ export async function createOrderService(ctx: CommerceContext): Promise<OrderSer
             }),
             [StockCommitted.type]: react(async (trx, e, emit) => {
               await repository.step(trx, e.orderId, "StockCommitted", ctx.clock.now());
-              await confirmIfSettled(emit, trx, e.orderId);
+              // Only SQLite's single writer holds the row already; on Postgres the lock is taken here.
+              await confirmIfSettled(emit, trx, e.orderId, ctx.store.kind === "sqlite");
             }),
             [StockCommitFailed.type]: react(async (trx, e) => {
               await repository.step(trx, e.orderId, "StockCommitFailed", ctx.clock.now(), String(e.reason));
@@ -299,7 +300,8 @@ export async function createOrderService(ctx: CommerceContext): Promise<OrderSer
             [PaymentProcessed.type]: react(async (trx, e, emit) => {
               await repository.setPayment(trx, e.orderId, "captured", e.chargeId as string, ctx.clock.now());
               await repository.step(trx, e.orderId, "PaymentProcessed", ctx.clock.now());
-              await confirmIfSettled(emit, trx, e.orderId);
+              // setPayment updated the order row: this transaction holds it.
+              await confirmIfSettled(emit, trx, e.orderId, true);
             }),
             [PaymentFailed.type]: react(async (trx, e, emit) => {
               await repository.setPayment(trx, e.orderId, "failed", null, ctx.clock.now());
