@@ -1,10 +1,13 @@
 // npm run bench -- analytics [case ...] [--trades N] [--runs N]
 // Cases: window-vs-duckdb, pipeline, feed, codec, e2e-embedded, e2e-jetstream, latency-embedded,
-// latency-jetstream, latest-embedded, latest-jetstream. Flags: --e2e-trades N, --latency-rate N, --latency-seconds N.
+// latency-jetstream, latest-embedded, latest-jetstream. Flags: --e2e-trades N, --latency-rate N, --latency-seconds N,
+// --feed-in-process (the distributed latency cases' live feed in this process, as up to session 4, instead of in
+// a process of its own: bench/_analytics-feed.ts; the embedded ones always run it here, as `bulwark start` does).
 
+import { fork } from "node:child_process";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import { DuckDBConnection, DuckDBInstance } from "@duckdb/node-api";
 import { sql } from "kysely";
@@ -31,6 +34,7 @@ import {
   WindowAggregator,
 } from "../src/platform/stream/index.ts";
 import { systemClock } from "../src/platform/time/index.ts";
+import type { FeedMessage, FeedStart } from "./_analytics-feed.ts";
 import { median, percentile, report } from "./_report.ts";
 
 const BENCH = "analytics";
@@ -312,8 +316,12 @@ const E2E_TRADES = flag("e2e-trades", 2_000_000);
 const E2E_FRAME = 16_384;
 const LATENCY_RATE = flag("latency-rate", 100_000);
 const LATENCY_SECONDS = flag("latency-seconds", 20);
+const FEED_IN_PROCESS = args.includes("--feed-in-process");
 
 interface E2eSystem {
+  /** What the system's config was loaded from, so a feed process can load the same. */
+  cwd: string;
+  env: Record<string, string>;
   rt: Runtime;
   analytics: Analytics;
   log: LogDriver;
@@ -326,26 +334,27 @@ async function startE2e(
   roles: Array<"processor" | "query"> = ["processor"],
 ): Promise<E2eSystem> {
   const schema = `bench_${process.pid}_${Date.now().toString(36)}`;
-  const config = loadAppConfig({
-    cwd: mkdtempSync(join(tmpdir(), "bulwark-bench-cwd-")),
-    env: {
-      BULWARK_PROFILE: profile,
-      BULWARK_DATA_DIR: mkdtempSync(join(tmpdir(), "bulwark-bench-")),
-      BULWARK_LOG_LEVEL: "warn",
-      BULWARK_COMMERCE_ENABLED: "false",
-      BULWARK_ANALYTICS_LIVE_FEED_RATE: "0",
-      BULWARK_ANALYTICS_PORTS_INGEST: "0",
-      BULWARK_ANALYTICS_PORTS_PROCESSOR: "0",
-      BULWARK_ANALYTICS_PORTS_QUERY: "0",
-      ...(profile === "distributed" ? { BULWARK_DATABASE_SCHEMA: schema } : {}),
-      ...process.env,
-      ...extra,
-    } as Record<string, string>,
-  });
+  const cwd = mkdtempSync(join(tmpdir(), "bulwark-bench-cwd-"));
+  const env = {
+    BULWARK_PROFILE: profile,
+    BULWARK_DATA_DIR: mkdtempSync(join(tmpdir(), "bulwark-bench-")),
+    BULWARK_LOG_LEVEL: "warn",
+    BULWARK_COMMERCE_ENABLED: "false",
+    BULWARK_ANALYTICS_LIVE_FEED_RATE: "0",
+    BULWARK_ANALYTICS_PORTS_INGEST: "0",
+    BULWARK_ANALYTICS_PORTS_PROCESSOR: "0",
+    BULWARK_ANALYTICS_PORTS_QUERY: "0",
+    ...(profile === "distributed" ? { BULWARK_DATABASE_SCHEMA: schema } : {}),
+    ...process.env,
+    ...extra,
+  } as Record<string, string>;
+  const config = loadAppConfig({ cwd, env });
   const rt = await createRuntime(config, createLogger({ level: "warn" }));
   const started = await startAnalytics(rt, roles);
   const { analytics } = started;
   return {
+    cwd,
+    env,
     rt,
     analytics,
     log: started.log!,
@@ -453,15 +462,93 @@ function e2eCase(profile: "embedded" | "distributed"): BenchCase {
   };
 }
 
+interface Probe {
+  symbol: string;
+  ts: number;
+  at: number;
+}
+
+interface LiveFeed {
+  /** Wall-clock time the feed started (its event time starts there too). */
+  start: number;
+  publishing: boolean;
+  /** Settles once the feed ended and the timing counters are printed. */
+  done: Promise<void>;
+  /** The newest published trade of the most recently published symbol (with `track`). */
+  probe(): Promise<Probe | undefined>;
+}
+
 /**
  * Starts the processor, waits until it holds all 8 partitions, then publishes the seeded feed live for
- * LATENCY_SECONDS (event time = wall time, a fill every 5 ms). `onPublished` sees each batch once it is in the log.
+ * LATENCY_SECONDS (event time = wall time, a fill every 5 ms). On the distributed profile the feed runs in a
+ * process of its own (bench/_analytics-feed.ts), as it does in production (ingest or an exchange gateway
+ * publishes to JetStream, the processor is another process): in this process it took a share of the one event
+ * loop the 8 partitions, their store and broker clients and the poller all wait on. `--feed-in-process` runs it
+ * here, as the benches did up to session 4. The embedded profile keeps it here: `bulwark start` runs the live
+ * feed and the processor in one process, and the log hands this process's rows to its readers without a poll.
  */
-async function liveFeed(system: E2eSystem, onPublished?: (batch: TradeBatch, at: number) => void) {
+async function liveFeed(
+  system: E2eSystem,
+  profile: "embedded" | "distributed",
+  track = false,
+): Promise<LiveFeed> {
   const processor = system.analytics.processor!;
   await processor.start();
   while (processor.partitions().length < 8) await new Promise((r) => setTimeout(r, 20));
+  const loop = monitorEventLoopDelay({ resolution: 1 });
+  const finish = async (cpu: NodeJS.CpuUsage, feedCpuSeconds?: number) => {
+    live.publishing = false;
+    loop.disable();
+    await timingCounters(system, loop, process.cpuUsage(cpu), feedCpuSeconds);
+  };
+  const live: LiveFeed = {
+    start: 0,
+    publishing: true,
+    done: Promise.resolve(),
+    probe: async () => undefined,
+  };
+  if (profile === "distributed" && !FEED_IN_PROCESS) {
+    const child = fork(join(dirname(new URL(import.meta.url).pathname), "_analytics-feed.ts"), [], {
+      env: system.env,
+      stdio: ["ignore", "inherit", "inherit", "ipc"],
+    });
+    let onProbe: ((probe: Probe | undefined) => void) | undefined;
+    let started!: (at: number) => void;
+    let ended!: (cpuSeconds: number) => void;
+    const startedAt = new Promise<number>((resolve) => {
+      started = resolve;
+    });
+    const endedWith = new Promise<number>((resolve, reject) => {
+      ended = resolve;
+      child.on("exit", (code) => reject(new Error(`the feed process exited with ${code} before it ended`)));
+    });
+    child.on("message", (message: FeedMessage) => {
+      if ("started" in message) started(message.started);
+      else if ("probe" in message) onProbe?.(message.probe ?? undefined);
+      else ended(message.cpuSeconds);
+    });
+    const start: FeedStart = {
+      cwd: system.cwd,
+      rate: LATENCY_RATE,
+      seconds: LATENCY_SECONDS,
+      seed: SEED,
+      symbols: SYMBOLS,
+      track,
+    };
+    child.send(start);
+    live.start = await startedAt;
+    loop.enable();
+    const cpu = process.cpuUsage();
+    live.probe = () =>
+      new Promise((resolve) => {
+        onProbe = resolve;
+        child.send({ probe: true });
+      });
+    live.done = endedWith.then((feedCpu) => finish(cpu, feedCpu));
+    return live;
+  }
   const start = Date.now();
+  live.start = start;
   const feed = new FeedGenerator({
     seed: SEED,
     symbols: SYMBOLS,
@@ -472,23 +559,33 @@ async function liveFeed(system: E2eSystem, onPublished?: (batch: TradeBatch, at:
   });
   const batch = feed.createBatch(65_536);
   const end = start + LATENCY_SECONDS * 1_000;
-  const loop = monitorEventLoopDelay({ resolution: 1 });
+  /** Per symbol: the newest event time published, and when it was published. */
+  const newest = new Map<string, { ts: number; at: number }>();
+  live.probe = async () => {
+    let probe: Probe | undefined;
+    for (const [symbol, t] of newest) if (!probe || t.at >= probe.at) probe = { symbol, ...t };
+    return probe;
+  };
   loop.enable();
   const cpu = process.cpuUsage();
-  const live = { start, publishing: true, done: Promise.resolve() };
   live.done = (async () => {
     while (Date.now() < end) {
       batch.length = 0;
       feed.fill(batch, Date.now());
       if (batch.length > 0) {
         await system.analytics.publisher.publish(batch);
-        onPublished?.(batch, Date.now());
+        const at = Date.now();
+        if (track) {
+          for (let i = 0; i < batch.length; i++) {
+            const symbol = batch.instruments[batch.instrument[i]!]!.symbol;
+            const ts = batch.ts[i]!;
+            if (ts > (newest.get(symbol)?.ts ?? -1)) newest.set(symbol, { ts, at });
+          }
+        }
       }
       await new Promise((r) => setTimeout(r, 5));
     }
-    live.publishing = false;
-    loop.disable();
-    await timingCounters(system, loop, process.cpuUsage(cpu));
+    await finish(cpu);
   })();
   return live;
 }
@@ -501,6 +598,7 @@ async function timingCounters(
   system: E2eSystem,
   loop: ReturnType<typeof monitorEventLoopDelay>,
   cpu: NodeJS.CpuUsage,
+  feedCpuSeconds?: number,
 ) {
   const ms = (ns: number) => Number((ns / 1e6).toFixed(1));
   const metric = async (name: string) =>
@@ -514,6 +612,7 @@ async function timingCounters(
     `${JSON.stringify({
       // The whole process (feed, processor, query side): less noisy than latency on a shared machine.
       cpuSecondsPerRun: Number(((cpu.user + cpu.system) / 1e6).toFixed(2)),
+      ...(feedCpuSeconds === undefined ? {} : { feedProcessCpuSeconds: feedCpuSeconds }),
       loopDelayMs: { p50: ms(loop.percentile(50)), p99: ms(loop.percentile(99)), max: ms(loop.max) },
       checkpoints: {
         count,
@@ -536,7 +635,7 @@ function latencyCase(profile: "embedded" | "distributed"): BenchCase {
       const system = await startE2e(profile, { BULWARK_ANALYTICS_WINDOWS_OUT_OF_ORDERNESS_MS: "500" });
       const B = 500;
       try {
-        const live = await liveFeed(system);
+        const live = await liveFeed(system, profile);
         const start = live.start;
         const seen = new Set<string>();
         const latencies: number[] = [];
@@ -593,22 +692,13 @@ function latestCase(profile: "embedded" | "distributed"): BenchCase {
       ]);
       try {
         const query = system.analytics.query!;
-        /** Per symbol: the newest event time published, and when it was published. */
-        const newest = new Map<string, { ts: number; at: number }>();
-        const live = await liveFeed(system, (batch, at) => {
-          for (let i = 0; i < batch.length; i++) {
-            const symbol = batch.instruments[batch.instrument[i]!]!.symbol;
-            const ts = batch.ts[i]!;
-            if (ts > (newest.get(symbol)?.ts ?? -1)) newest.set(symbol, { ts, at });
-          }
-        });
+        const live = await liveFeed(system, profile, true);
         const start = live.start;
         const latencies: number[] = [];
         let timeouts = 0;
         while (live.publishing) {
           // The most active symbol's newest trade: the one a dashboard watches.
-          let probe: { symbol: string; ts: number; at: number } | undefined;
-          for (const [symbol, t] of newest) if (!probe || t.at >= probe.at) probe = { symbol, ...t };
+          const probe = await live.probe();
           if (!probe || Date.now() < start + 3_000) {
             await new Promise((r) => setTimeout(r, 10));
             continue;
@@ -666,7 +756,10 @@ const cases: BenchCase[] = [
   latestCase("distributed"),
 ];
 
-const selected = args.filter((a, i) => !a.startsWith("--") && !args[i - 1]?.startsWith("--"));
+const BOOLEAN_FLAGS = new Set(["--feed-in-process"]);
+const selected = args.filter(
+  (a, i) => !a.startsWith("--") && !(args[i - 1]?.startsWith("--") && !BOOLEAN_FLAGS.has(args[i - 1]!)),
+);
 let trades: EventBatch | undefined;
 const context: Context = {
   trades: () => {

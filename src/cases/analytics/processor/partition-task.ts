@@ -87,6 +87,9 @@ export class PartitionTask {
   #maxClosedEnd = Number.NEGATIVE_INFINITY;
   #batch = createEventBatch(1_024);
   #wake: (() => void) | undefined;
+  /** The checkpoint being saved in the background; at most one at a time, in order. */
+  #saving: Promise<void> | undefined;
+  #saveFailure: unknown;
   #idleTimer: TimerHandle | undefined;
 
   constructor(options: PartitionTaskOptions) {
@@ -168,36 +171,53 @@ export class PartitionTask {
     const o = this.#o;
     const reader = this.#reader!;
     let pending: Promise<StoredMessage[]> | undefined;
-    while (!this.#stopping && !this.#fenced) {
-      pending ??= reader.next(o.readBatch);
-      const messages = await Promise.race([pending, this.#idle()]);
-      this.#idleTimer?.cancel();
-      if (this.#stopping) break;
-      if (messages) {
-        pending = undefined;
-        this.#unflushed += this.#process(messages);
+    try {
+      while (!this.#stopping && !this.#fenced) {
+        if (this.#saveFailure) throw this.#saveFailure;
+        pending ??= reader.next(o.readBatch);
+        const messages = await Promise.race([pending, this.#idle()]);
+        this.#idleTimer?.cancel();
+        if (this.#stopping) break;
+        if (messages) {
+          pending = undefined;
+          this.#unflushed += this.#process(messages);
+        }
+        this.#pipeline.tick();
+        const now = o.clock.now();
+        const checkpointDue =
+          this.#saving === undefined && now - this.#lastCheckpointAt >= o.config.checkpointIntervalMs;
+        // Latest-trade upserts are batched over reads for at most flushIntervalMs (under load many small reads
+        // come in a row, and one upsert of a symbol's newest row beats one per read); closed windows go at once.
+        if (
+          !messages ||
+          checkpointDue ||
+          this.#pendingWindows.size > 0 ||
+          now - this.#lastFlushAt >= o.flushIntervalMs
+        ) {
+          await this.#flush();
+        }
+        if (checkpointDue) {
+          // Saved while the partition reads on: waiting for it (a state of ~170 kB, one UPDATE, the cursor
+          // commit) held every window and latest trade of the partition back by 30–170 ms each second. The
+          // flush above came first, so every result the snapshot counts as emitted is in the shards.
+          const saving = this.#checkpoint();
+          this.#saving = saving;
+          saving
+            .catch((err: unknown) => {
+              this.#saveFailure = err;
+              this.#wake?.();
+            })
+            .finally(() => {
+              if (this.#saving === saving) this.#saving = undefined;
+            });
+        }
       }
-      this.#pipeline.tick();
-      const now = o.clock.now();
-      const checkpointDue = now - this.#lastCheckpointAt >= o.config.checkpointIntervalMs;
-      // Latest-trade upserts are batched over reads for at most flushIntervalMs (under load many small reads
-      // come in a row, and one upsert of a symbol's newest row beats one per read); closed windows go at once.
-      if (
-        !messages ||
-        checkpointDue ||
-        this.#pendingWindows.size > 0 ||
-        now - this.#lastFlushAt >= o.flushIntervalMs
-      ) {
-        await this.#flush();
-      }
-      if (checkpointDue) {
-        // The cursor may only be committed for offsets of the batch in hand (JetStream acks that batch),
-        // so checkpoint before asking for the next one.
-        await this.#checkpoint();
-      }
+    } finally {
+      // A read still in flight is abandoned with the cursor: its messages come again to the next reader.
+      void pending?.catch(() => {});
+      await this.#saving?.catch(() => {});
     }
-    // A read still in flight is abandoned with the cursor: its messages come again to the next reader.
-    void pending?.catch(() => {});
+    if (this.#saveFailure) throw this.#saveFailure;
   }
 
   #idle(): Promise<undefined> {
@@ -397,50 +417,46 @@ export class PartitionTask {
     }
   }
 
+  /**
+   * Snapshots the state at the offset read so far (synchronously, before anything else can run), then saves
+   * it and commits the cursor for that offset, never a later one: the task may have read on meanwhile.
+   */
   async #checkpoint(): Promise<void> {
     const o = this.#o;
     const started = o.clock.now();
     this.#lastCheckpointAt = started;
+    const offset = this.#offset;
     const state: PartitionState = {
       pipeline: this.#pipeline.snapshot(),
       listings: [...this.#listings.values()].map((l) => [l.symbol, l.exchange, l.assetClass]),
     };
     const text = JSON.stringify(state);
-    const saved = await o.checkpoints.save(
-      o.group,
-      o.partition,
-      this.#epoch,
-      this.#offset,
-      text,
-      o.clock.now(),
-    );
+    const symbols = [...this.#changedSymbols];
+    this.#changedSymbols.clear();
+    const windowEnd = this.#maxClosedEnd;
+    const watermark = watermarkToJson(this.watermark) ?? 0;
+    const saved = await o.checkpoints.save(o.group, o.partition, this.#epoch, offset, text, o.clock.now());
     if (!saved) {
       this.#fenced = true;
+      this.#wake?.();
       o.logger.warn(
         { partition: o.partition },
         "partition taken over by another processor; stopping it here",
       );
       return;
     }
-    if (this.#offset > this.#committedOffset) {
-      await this.#reader!.commit(this.#offset);
-      this.#committedOffset = this.#offset;
+    if (offset > this.#committedOffset) {
+      await this.#reader!.commit(offset);
+      this.#committedOffset = offset;
     }
     o.onCheckpoint?.(o.clock.now() - started, text.length);
-    if (this.#changedSymbols.size > 0) {
-      const symbols = [...this.#changedSymbols];
-      this.#changedSymbols.clear();
+    if (symbols.length > 0) {
       await o
         .publish([
           {
             topic: TOPICS.windowEvents,
             key: `p${o.partition}`,
-            event: WindowsUpdated.create({
-              symbols,
-              windowEnd: this.#maxClosedEnd,
-              watermark: watermarkToJson(this.watermark) ?? 0,
-              at: o.clock.now(),
-            }),
+            event: WindowsUpdated.create({ symbols, windowEnd, watermark, at: o.clock.now() }),
           },
         ])
         .catch((err: unknown) => o.logger.warn({ err }, "publishing window events failed"));

@@ -15,6 +15,8 @@ const GATHER_PENDING_MS = 5;
  * what a crash redelivers (as the embedded log's offset interval does), which consumers handle already.
  */
 const TAIL_ACK_DELAY_MS = 20;
+/** Handed-out messages kept for a commit that comes after later batches: a reader that never commits stays bounded. */
+const MAX_UNCOMMITTED = 65_536;
 
 /**
  * A partition cursor on a durable pull consumer. The consumer's `consume()` keeps pulls in flight; acks
@@ -27,7 +29,8 @@ export class JetStreamPartitionReader implements PartitionReader {
   /** Messages the pump received and next() has not handed out yet. */
   #buffer: JsMsg[] = [];
   #wake: (() => void) | undefined;
-  #batch: JsMsg[] = [];
+  /** Messages handed out and not committed yet, oldest first: a commit may name one of an earlier batch. */
+  #uncommitted: JsMsg[] = [];
   #unacked: JsMsg | undefined;
   #sinceAck = 0;
   #ackTimer: ReturnType<typeof setTimeout> | undefined;
@@ -79,14 +82,22 @@ export class JetStreamPartitionReader implements PartitionReader {
     if (this.#closed) return [];
     const batch = this.#buffer.length <= max ? this.#buffer : this.#buffer.slice(0, max);
     this.#buffer = batch === this.#buffer ? [] : this.#buffer.slice(max);
-    this.#batch = batch;
+    this.#uncommitted = this.#uncommitted.length === 0 ? batch.slice() : this.#uncommitted.concat(batch);
+    if (this.#uncommitted.length > MAX_UNCOMMITTED) {
+      this.#uncommitted = this.#uncommitted.slice(-MAX_UNCOMMITTED);
+    }
     return batch.map((m) => toStored(m, this.#partition));
   }
 
+  /**
+   * Acks through `offset`, which may belong to a batch before the one in hand: a consumer that checkpoints
+   * in the background commits the checkpoint's offset after it has read on.
+   */
   async commit(offset: number): Promise<void> {
-    const index = this.#batch.findIndex((m) => m.seq === offset);
+    const index = this.#uncommitted.findLastIndex((m) => m.seq === offset);
     if (index < 0) return;
-    const msg = this.#batch[index]!;
+    const msg = this.#uncommitted[index]!;
+    this.#uncommitted = this.#uncommitted.slice(index + 1);
     this.#sinceAck += index + 1;
     this.#unacked = msg;
     // Ack every ACK_EVERY, or soon after reaching the tail: not per batch, since acks cost the server.
