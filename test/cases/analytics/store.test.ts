@@ -126,4 +126,42 @@ describe.each(targets)("analytics sharded store ($name)", (target) => {
     const latest = await db.selectFrom("latest_trades").selectAll().executeTakeFirstOrThrow();
     expect({ trade_id: Number(latest.trade_id), price: latest.price }).toEqual({ trade_id: 7, price: 102 });
   });
+
+  it("stores every value as given: quotes, commas, braces, backslashes and NULL in text, nulls, exact floats, 2^53 − 1 ids", async () => {
+    const shards = await openShardedStore({
+      config: { by: "exchange", count: 1, map: {} },
+      open: open(target),
+    });
+    const odd = ['a"b', "c,d", "{e}", "f\\g", "NULL", "h i", ""];
+    const writes = emptyWrites();
+    odd.forEach((symbol, i) => {
+      writes.symbols.push({ symbol, exchange: "XNYS", asset_class: "equity" });
+      writes.windows.push(
+        windowRow({ symbol, vwap: 0.1 + 0.2 + i, sma: i % 2 === 0 ? null : 1 / 3, ema: 1e-300 * i }),
+      );
+      writes.latest.push({
+        symbol,
+        exchange: "XNYS",
+        asset_class: "equity",
+        trade_id: Number.MAX_SAFE_INTEGER - i,
+        price: 123.456789012345 + i,
+        size: 0.000_001,
+        ts: 1_700_000_000_123 + i,
+        updated_at: 2,
+      });
+    });
+    await shards.write(0, writes);
+    const db = shards.shards[0]!.db;
+    // Sorted here, not by ORDER BY: the database's collation may order punctuation otherwise.
+    const bySymbol = (a: unknown[], b: unknown[]) => ((a[0] as string) < (b[0] as string) ? -1 : 1);
+    const windows = await db.selectFrom("window_results").selectAll().execute();
+    expect(windows.map((w) => [w.symbol, w.vwap, w.sma, w.ema]).sort(bySymbol)).toEqual(
+      writes.windows.map((w) => [w.symbol, w.vwap, w.sma, w.ema]).sort(bySymbol),
+    );
+    const latest = await db.selectFrom("latest_trades").selectAll().execute();
+    expect(
+      latest.map((l) => [l.symbol, Number(l.trade_id), l.price, l.size, Number(l.ts)]).sort(bySymbol),
+    ).toEqual(writes.latest.map((l) => [l.symbol, l.trade_id, l.price, l.size, l.ts]).sort(bySymbol));
+    expect(await shards.shardIndexOfSymbol('a"b')).toBe(0);
+  });
 });
