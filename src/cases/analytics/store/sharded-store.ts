@@ -1,4 +1,4 @@
-import { type Compilable, type Kysely, type QueryCreator, type RawBuilder, sql } from "kysely";
+import { type Kysely, type QueryCreator, type RawBuilder, sql } from "kysely";
 import { partitionOf } from "../../../platform/partitioning/index.ts";
 import type { Store } from "../../../platform/storage/index.ts";
 import type { AnalyticsConfig } from "../config.ts";
@@ -151,11 +151,11 @@ export class ShardedStore {
     if (store.kind === "postgres") {
       await pgUpsertAll(store.db, { symbols, windows, latest, anomalies });
     } else {
-      const upserts: ((db: Trx) => Upsert)[] = [
-        ...[...chunks(symbols)].map((rows) => (db: Trx) => upsertSymbols(db, rows)),
-        ...[...chunks(windows)].map((rows) => (db: Trx) => upsertWindows(db, rows)),
-        ...[...chunks(latest)].map((rows) => (db: Trx) => upsertLatest(db, rows)),
-        ...[...chunks(anomalies)].map((rows) => (db: Trx) => upsertAnomalies(db, rows)),
+      const upserts = [
+        ...[...chunks(symbols)].map((rows) => (db: Trx) => sqliteUpsert(db, SYMBOLS, rows)),
+        ...[...chunks(windows)].map((rows) => (db: Trx) => sqliteUpsert(db, WINDOWS, rows)),
+        ...[...chunks(latest)].map((rows) => (db: Trx) => sqliteUpsert(db, LATEST, rows)),
+        ...[...chunks(anomalies)].map((rows) => (db: Trx) => sqliteUpsert(db, ANOMALIES, rows)),
       ];
       await store.db.transaction().execute(async (trx) => {
         for (const upsert of upserts) await upsert(trx).execute();
@@ -225,11 +225,11 @@ function newestBySymbol(rows: readonly LatestTradesTable[]): LatestTradesTable[]
 
 type Trx = QueryCreator<ShardDb>;
 
-/** A SQLite upsert, run in the write's transaction. */
-type Upsert = Compilable & { execute(): Promise<unknown> };
-
-/** A shard table as the Postgres upsert writes it: every column with its array element type, the conflict key. */
-interface PgTable<T> {
+/**
+ * A shard table as both upserts write it: every column (with its Postgres array element type, for unnest), the
+ * conflict key and what a conflict does. The one definition of each table's upsert, for SQLite and Postgres.
+ */
+interface UpsertTable<T> {
   name: keyof ShardDb & string;
   columns: readonly (readonly [column: keyof T & string, type: string])[];
   key: readonly (keyof T & string)[];
@@ -238,7 +238,7 @@ interface PgTable<T> {
   where?: RawBuilder<unknown>;
 }
 
-const PG_SYMBOLS: PgTable<SymbolsTable> = {
+const SYMBOLS: UpsertTable<SymbolsTable> = {
   name: "symbols",
   columns: [
     ["symbol", "text"],
@@ -249,7 +249,7 @@ const PG_SYMBOLS: PgTable<SymbolsTable> = {
   onConflict: "nothing",
 };
 
-const PG_WINDOWS: PgTable<WindowResultsTable> = {
+const WINDOWS: UpsertTable<WindowResultsTable> = {
   name: "window_results",
   columns: [
     ["symbol", "text"],
@@ -274,7 +274,7 @@ const PG_WINDOWS: PgTable<WindowResultsTable> = {
   onConflict: "update",
 };
 
-const PG_LATEST: PgTable<LatestTradesTable> = {
+const LATEST: UpsertTable<LatestTradesTable> = {
   name: "latest_trades",
   columns: [
     ["symbol", "text"],
@@ -292,7 +292,7 @@ const PG_LATEST: PgTable<LatestTradesTable> = {
   where: sql`latest_trades.ts <= excluded.ts`,
 };
 
-const PG_ANOMALIES: PgTable<AnomaliesTable> = {
+const ANOMALIES: UpsertTable<AnomaliesTable> = {
   name: "anomalies",
   columns: [
     ["symbol", "text"],
@@ -315,7 +315,21 @@ const PG_ANOMALIES: PgTable<AnomaliesTable> = {
  * flush's statement 2–3 times slower to build, send, parse and plan (9 ms against 3.5 ms for 250 windows and
  * 250 latest trades on one shard, quiet machine), and needed chunking under the 65,535-parameter bound.
  */
-function pgUpsert<T>(table: PgTable<T>, rows: readonly T[]): RawBuilder<unknown> {
+/** `INSERT … VALUES (…), (…) ON CONFLICT …`, one parameter per cell (SQLite, in chunks of CHUNK rows). */
+function sqliteUpsert<T>(db: Trx, table: UpsertTable<T>, rows: readonly T[]) {
+  const insert = db.insertInto(table.name).values(rows as never);
+  return insert.onConflict((oc) => {
+    const target = oc.columns(table.key as never);
+    if (table.onConflict === "nothing") return target.doNothing();
+    const set = Object.fromEntries(
+      table.columns.filter(([c]) => !table.key.includes(c)).map(([c]) => [c, sql.ref(`excluded.${c}`)]),
+    );
+    const update = target.doUpdateSet(set as never);
+    return table.where ? update.where(table.where as never) : update;
+  });
+}
+
+function pgUpsert<T>(table: UpsertTable<T>, rows: readonly T[]): RawBuilder<unknown> {
   const columns = table.columns.map(([c]) => sql.id(c));
   const arrays = table.columns.map(
     ([c, type]) => sql`${rows.map((r) => r[c as keyof T])}::${sql.raw(type)}[]`,
@@ -339,80 +353,13 @@ function pgUpsert<T>(table: PgTable<T>, rows: readonly T[]): RawBuilder<unknown>
  */
 async function pgUpsertAll(db: Kysely<ShardDb>, writes: ShardWrites): Promise<void> {
   const parts = [
-    writes.symbols.length > 0 ? pgUpsert(PG_SYMBOLS, writes.symbols) : undefined,
-    writes.windows.length > 0 ? pgUpsert(PG_WINDOWS, writes.windows) : undefined,
-    writes.latest.length > 0 ? pgUpsert(PG_LATEST, writes.latest) : undefined,
-    writes.anomalies.length > 0 ? pgUpsert(PG_ANOMALIES, writes.anomalies) : undefined,
+    writes.symbols.length > 0 ? pgUpsert(SYMBOLS, writes.symbols) : undefined,
+    writes.windows.length > 0 ? pgUpsert(WINDOWS, writes.windows) : undefined,
+    writes.latest.length > 0 ? pgUpsert(LATEST, writes.latest) : undefined,
+    writes.anomalies.length > 0 ? pgUpsert(ANOMALIES, writes.anomalies) : undefined,
   ].filter((p) => p !== undefined);
   const last = parts.pop();
   if (!last) return;
   const ctes = parts.map((part, i) => sql`${sql.id(`u${i}`)} as (${part})`);
   await (ctes.length > 0 ? sql`with ${sql.join(ctes)} ${last}` : last).execute(db);
-}
-
-function upsertSymbols(trx: Trx, rows: SymbolsTable[]) {
-  return trx
-    .insertInto("symbols")
-    .values(rows)
-    .onConflict((oc) => oc.column("symbol").doNothing());
-}
-
-function upsertWindows(trx: Trx, rows: WindowResultsTable[]) {
-  return trx
-    .insertInto("window_results")
-    .values(rows)
-    .onConflict((oc) =>
-      oc.columns(["symbol", "window_ms", "window_start"]).doUpdateSet((eb) => ({
-        window_end: eb.ref("excluded.window_end"),
-        exchange: eb.ref("excluded.exchange"),
-        asset_class: eb.ref("excluded.asset_class"),
-        count: eb.ref("excluded.count"),
-        volume: eb.ref("excluded.volume"),
-        vwap: eb.ref("excluded.vwap"),
-        open: eb.ref("excluded.open"),
-        high: eb.ref("excluded.high"),
-        low: eb.ref("excluded.low"),
-        close: eb.ref("excluded.close"),
-        sma: eb.ref("excluded.sma"),
-        ema: eb.ref("excluded.ema"),
-        revision: eb.ref("excluded.revision"),
-        updated_at: eb.ref("excluded.updated_at"),
-      })),
-    );
-}
-
-function upsertLatest(trx: Trx, rows: LatestTradesTable[]) {
-  return trx
-    .insertInto("latest_trades")
-    .values(rows)
-    .onConflict((oc) =>
-      oc
-        .column("symbol")
-        .doUpdateSet((eb) => ({
-          exchange: eb.ref("excluded.exchange"),
-          asset_class: eb.ref("excluded.asset_class"),
-          trade_id: eb.ref("excluded.trade_id"),
-          price: eb.ref("excluded.price"),
-          size: eb.ref("excluded.size"),
-          ts: eb.ref("excluded.ts"),
-          updated_at: eb.ref("excluded.updated_at"),
-        }))
-        // The latest trade by event time: a late or replayed trade never replaces a newer one.
-        .where((eb) => eb("latest_trades.ts", "<=", eb.ref("excluded.ts"))),
-    );
-}
-
-function upsertAnomalies(trx: Trx, rows: AnomaliesTable[]) {
-  return trx
-    .insertInto("anomalies")
-    .values(rows)
-    .onConflict((oc) =>
-      oc.columns(["symbol", "window_ms", "window_start", "kind"]).doUpdateSet((eb) => ({
-        score: eb.ref("excluded.score"),
-        value: eb.ref("excluded.value"),
-        exchange: eb.ref("excluded.exchange"),
-        asset_class: eb.ref("excluded.asset_class"),
-        at: eb.ref("excluded.at"),
-      })),
-    );
 }
