@@ -36,15 +36,16 @@ describe.each(targets)("order confirmation on $name", (target) => {
       );
     const paid = (id: string) =>
       db.transaction().execute(async (trx) => {
-        await repo.setPayment(trx, id, "captured", `ch-${id}`, 2);
+        // As the service does: recording the fact locks the row and returns the other fact.
+        const settlement = await repo.setPayment(trx, id, "captured", `ch-${id}`, 2);
         await repo.step(trx, id, "PaymentProcessed", 2);
-        // As the service does: setPayment holds the row, so no separate lock.
-        return repo.confirmIfSettled(trx, id, 2, true);
+        return repo.confirmIfSettled(trx, id, 2, settlement);
       });
     const committed = (id: string) =>
       db.transaction().execute(async (trx) => {
+        const settlement = await repo.markStockCommitted(trx, id, 3);
         await repo.step(trx, id, "StockCommitted", 3);
-        return repo.confirmIfSettled(trx, id, 3, store.kind === "sqlite");
+        return repo.confirmIfSettled(trx, id, 3, settlement);
       });
     return { repo, place, paid, committed };
   }
@@ -85,5 +86,47 @@ describe.each(targets)("order confirmation on $name", (target) => {
     }
     const counts = await repo.counts();
     expect(counts).toEqual({ CONFIRMED: ids.length });
+  });
+
+  it("upgrades orders placed before the stock fact had a column, from their timeline", async () => {
+    const store = await target.open();
+    stores.push(store);
+    await store.migrate("order", orderMigrations.slice(0, 1));
+    const db = store.db as Kysely<OrderDb>;
+    for (const id of ["o-old-committed", "o-old-open"]) {
+      await db
+        .insertInto("ord_orders")
+        // The row as the first schema had it, without stock_committed.
+        .values({
+          id,
+          customer_id: "c-1",
+          status: "PENDING",
+          reason: null,
+          items: "[]",
+          total_cents: 100,
+          payment_state: "none",
+          charge_id: null,
+          payment_token: "tok_visa",
+          created_at: 1,
+          updated_at: 1,
+          deadline_at: 60_000,
+          redrives: 0,
+        } as never)
+        .execute();
+    }
+    await db
+      .insertInto("ord_timeline")
+      .values({ order_id: "o-old-committed", step: "StockCommitted", at: 2, detail: null })
+      .execute();
+    expect(await store.migrate("order", orderMigrations)).toEqual(["002_stock_committed"]);
+    const repo = new OrderRepository(db);
+    expect((await repo.raw("o-old-committed"))?.stock_committed).toBe(1);
+    expect((await repo.raw("o-old-open"))?.stock_committed).toBe(0);
+    // The upgraded order confirms on its payment alone: its stock fact came through the timeline.
+    const confirmed = await db.transaction().execute(async (trx) => {
+      const settlement = await repo.setPayment(trx, "o-old-committed", "captured", "ch-old", 3);
+      return repo.confirmIfSettled(trx, "o-old-committed", 3, settlement);
+    });
+    expect(confirmed).toBe(true);
   });
 });

@@ -58,6 +58,17 @@ for (const kind of ["sqlite", "postgres"] as const) {
       await cleanup?.();
     });
 
+    /** The `n` of each event in the outbox for `topic`, in seq order. */
+    const eventNumbers = async (topic: string) => {
+      const rows = await store.db
+        .selectFrom("messaging_outbox")
+        .select("payload")
+        .where("topic", "=", topic)
+        .orderBy("seq")
+        .execute();
+      return rows.map((r) => (JSON.parse(r.payload) as { n: number }).n);
+    };
+
     it("writes the event only when the state change commits", async () => {
       const outbox = new Outbox({ registry: registry() });
       const topic = topicName();
@@ -152,6 +163,48 @@ for (const kind of ["sqlite", "postgres"] as const) {
         .where("id", "=", "inbox")
         .executeTakeFirstOrThrow();
       expect(row.balance).toBe(40);
+    });
+
+    it("leaves nothing of a duplicate's effect: no state change, no outbox row, and no error from its stale state", async () => {
+      const outbox = new Outbox({ registry: registry() });
+      const inbox = new Inbox<Tables>(store);
+      const topic = topicName();
+      const message = { id: uniqueName("msg") } as Message;
+      const key = uniqueName("acct");
+      // The effect expects a state the first delivery changes, the way a saga step does.
+      const open = async (trx: Kysely<Tables>) => {
+        const existing = await trx
+          .selectFrom("account")
+          .select("id")
+          .where("id", "=", key)
+          .executeTakeFirst();
+        if (existing) throw new Error(`account ${key} is already open`);
+        await trx.insertInto("account").values({ id: key, balance: 5 }).execute();
+        await outbox.enqueue(trx, { topic, key, event: Numbered.create({ key, n: 1 }) });
+        return "opened";
+      };
+      expect(await inbox.handleOnce("g", message, open)).toEqual({ duplicate: false, result: "opened" });
+      expect(await inbox.handleOnce("g", message, open)).toEqual({ duplicate: true });
+      const racing = await Promise.all(
+        Array.from({ length: 4 }, () =>
+          inbox.handleOnce("g", { id: `${message.id}-race` }, async (trx) => {
+            await trx
+              .updateTable("account")
+              .set((eb) => ({ balance: eb("balance", "+", 1) }))
+              .where("id", "=", key)
+              .execute();
+            await outbox.enqueue(trx, { topic, key, event: Numbered.create({ key, n: 2 }) });
+          }),
+        ),
+      );
+      expect(racing.filter((r) => !r.duplicate)).toHaveLength(1);
+      const account = await store.db
+        .selectFrom("account")
+        .select("balance")
+        .where("id", "=", key)
+        .executeTakeFirst();
+      expect(account?.balance).toBe(6);
+      expect(await eventNumbers(topic)).toEqual([1, 2]);
     });
   });
 }

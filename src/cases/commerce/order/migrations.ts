@@ -16,6 +16,8 @@ export interface OrdersTable {
   updated_at: number;
   deadline_at: number;
   redrives: number;
+  /** 1 once inventory reported the order's stock committed (sold), else 0. */
+  stock_committed: number;
 }
 
 export interface OrderTimelineTable {
@@ -62,6 +64,30 @@ export const orderMigrations: Migration[] = [
         .addColumn("at", "bigint", (c) => c.notNull())
         .addColumn("detail", "varchar(300)")
         .addPrimaryKeyConstraint("ord_timeline_pk", ["order_id", "step"])
+        .execute();
+    },
+  },
+  {
+    // The two facts a confirmation waits for live on the order row, so the statement that records one
+    // (and locks the row) returns the other: no separate lock, and no read of the timeline.
+    id: "002_stock_committed",
+    async up(db) {
+      await db.schema
+        .alterTable("ord_orders")
+        .addColumn("stock_committed", "integer", (c) => c.notNull().defaultTo(0))
+        .execute();
+      await db
+        .updateTable("ord_orders")
+        .set({ stock_committed: 1 })
+        .where((eb) =>
+          eb.exists(
+            eb
+              .selectFrom("ord_timeline")
+              .select("step")
+              .whereRef("ord_timeline.order_id", "=", "ord_orders.id")
+              .where("step", "=", "StockCommitted"),
+          ),
+        )
         .execute();
     },
   },

@@ -19,6 +19,13 @@ export interface OrderView {
   timeline: Array<{ step: string; at: string; detail: string | null }>;
 }
 
+/** What an order row knows of the two facts a confirmation waits for. */
+export interface Settlement {
+  status: OrderStatus;
+  paid: boolean;
+  stockCommitted: boolean;
+}
+
 export interface NewOrder {
   id: string;
   customerId: string;
@@ -52,6 +59,7 @@ export class OrderRepository {
         updated_at: order.now,
         deadline_at: order.deadlineAt,
         redrives: 0,
+        stock_committed: 0,
       })
       .execute();
     await this.step(trx, order.id, "OrderCreated", order.now);
@@ -87,36 +95,53 @@ export class OrderRepository {
   }
 
   /**
+   * Records the order's payment state and returns what the row knows now. The update locks the row, so
+   * on Postgres a concurrent handler recording the other fact waits, and then sees this one.
+   */
+  async setPayment(
+    trx: Db,
+    orderId: string,
+    state: string,
+    chargeId: string | null,
+    now: number,
+  ): Promise<Settlement | undefined> {
+    const row = await trx
+      .updateTable("ord_orders")
+      .set({ payment_state: state, ...(chargeId ? { charge_id: chargeId } : {}), updated_at: now })
+      .where("id", "=", orderId)
+      .returning(["status", "payment_state", "stock_committed"])
+      .executeTakeFirst();
+    return row && toSettlement(row);
+  }
+
+  /** Records that the order's stock is committed (sold) and returns what the row knows now; see setPayment. */
+  async markStockCommitted(trx: Db, orderId: string, now: number): Promise<Settlement | undefined> {
+    const row = await trx
+      .updateTable("ord_orders")
+      .set({ stock_committed: 1, updated_at: now })
+      .where("id", "=", orderId)
+      .returning(["status", "payment_state", "stock_committed"])
+      .executeTakeFirst();
+    return row && toSettlement(row);
+  }
+
+  /**
    * Confirms a PENDING order once both facts of a paid checkout are recorded: its payment captured and its
    * stock committed. The two arrive on different topics in either order, so each handler records its own
-   * fact and then calls this. The first statement locks the order row, so when the two handlers run at
-   * once (Postgres) the second waits and then sees the first's writes: neither can miss the other.
+   * fact (setPayment, markStockCommitted), which locks the row and returns the other, then calls this with
+   * what it got back. When the two handlers run at once (Postgres) the second waits on the row lock and
+   * then sees the first's write: neither can miss the other. The update repeats the conditions, so a
+   * stale `settlement` can never confirm an order twice or early.
    */
-  /**
-   * `rowLocked`: this transaction already holds the order row (it updated it, or, on SQLite, BEGIN
-   * IMMEDIATE holds the whole database), so the lock statement would be a round trip for nothing.
-   */
-  async confirmIfSettled(trx: Db, orderId: string, now: number, rowLocked = false): Promise<boolean> {
-    if (!rowLocked) {
-      await trx.updateTable("ord_orders").set({ updated_at: now }).where("id", "=", orderId).execute();
-    }
-    // One statement checks both facts and moves the order; it starts after the lock is ours, so (under
-    // READ COMMITTED too) it sees whatever the other handler committed before letting go of the row.
+  async confirmIfSettled(trx: Db, orderId: string, now: number, settlement: Settlement | undefined) {
+    if (settlement?.status !== "PENDING" || !settlement.paid || !settlement.stockCommitted) return false;
     const result = await trx
       .updateTable("ord_orders")
       .set({ status: "CONFIRMED", reason: null, updated_at: now })
       .where("id", "=", orderId)
       .where("status", "=", "PENDING")
       .where("payment_state", "=", "captured")
-      .where((eb) =>
-        eb.exists(
-          eb
-            .selectFrom("ord_timeline")
-            .select("step")
-            .where("order_id", "=", orderId)
-            .where("step", "=", "StockCommitted"),
-        ),
-      )
+      .where("stock_committed", "=", 1)
       .executeTakeFirst();
     if (Number(result.numUpdatedRows) !== 1) return false;
     await this.step(trx, orderId, "OrderConfirmed", now);
@@ -127,20 +152,6 @@ export class OrderRepository {
     await trx
       .updateTable("ord_orders")
       .set({ total_cents: totalCents, updated_at: now })
-      .where("id", "=", orderId)
-      .execute();
-  }
-
-  async setPayment(
-    trx: Db,
-    orderId: string,
-    state: string,
-    chargeId: string | null,
-    now: number,
-  ): Promise<void> {
-    await trx
-      .updateTable("ord_orders")
-      .set({ payment_state: state, ...(chargeId ? { charge_id: chargeId } : {}), updated_at: now })
       .where("id", "=", orderId)
       .execute();
   }
@@ -249,5 +260,13 @@ function toView(
       at: new Date(Number(s.at)).toISOString(),
       detail: s.detail,
     })),
+  };
+}
+
+function toSettlement(row: Pick<OrdersTable, "status" | "payment_state" | "stock_committed">): Settlement {
+  return {
+    status: row.status as OrderStatus,
+    paid: row.payment_state === "captured",
+    stockCommitted: Number(row.stock_committed) === 1,
   };
 }

@@ -27,7 +27,7 @@ import {
 } from "../events.ts";
 import { type Emit, type Once, subscribeEvents, transact } from "../saga/subscribe.ts";
 import { type OrderDb, orderMigrations } from "./migrations.ts";
-import { OrderRepository } from "./order-repository.ts";
+import { OrderRepository, type Settlement } from "./order-repository.ts";
 
 export const OrderBody = Type.Object(
   {
@@ -200,8 +200,13 @@ export async function createOrderService(ctx: CommerceContext): Promise<OrderSer
 
   // The order is confirmed only when it knows both that it is paid and that its stock is committed, so a
   // reader never sees a CONFIRMED order whose payment is still "none".
-  const confirmIfSettled = async (emit: Emit, trx: Kysely<OrderDb>, orderId: string, rowLocked: boolean) => {
-    if (await repository.confirmIfSettled(trx, orderId, ctx.clock.now(), rowLocked)) {
+  const confirmIfSettled = async (
+    emit: Emit,
+    trx: Kysely<OrderDb>,
+    orderId: string,
+    settlement: Settlement | undefined,
+  ) => {
+    if (await repository.confirmIfSettled(trx, orderId, ctx.clock.now(), settlement)) {
       await emit(TOPICS.orders, orderId, OrderConfirmed.create({ orderId }));
     }
   };
@@ -284,9 +289,9 @@ export async function createOrderService(ctx: CommerceContext): Promise<OrderSer
               await cancel(emit, trx, e.orderId, `out-of-stock:${e.sku}`);
             }),
             [StockCommitted.type]: react(async (trx, e, emit) => {
+              const settlement = await repository.markStockCommitted(trx, e.orderId, ctx.clock.now());
               await repository.step(trx, e.orderId, "StockCommitted", ctx.clock.now());
-              // Only SQLite's single writer holds the row already; on Postgres the lock is taken here.
-              await confirmIfSettled(emit, trx, e.orderId, ctx.store.kind === "sqlite");
+              await confirmIfSettled(emit, trx, e.orderId, settlement);
             }),
             [StockCommitFailed.type]: react(async (trx, e) => {
               await repository.step(trx, e.orderId, "StockCommitFailed", ctx.clock.now(), String(e.reason));
@@ -298,10 +303,15 @@ export async function createOrderService(ctx: CommerceContext): Promise<OrderSer
           group: "order",
           handlers: {
             [PaymentProcessed.type]: react(async (trx, e, emit) => {
-              await repository.setPayment(trx, e.orderId, "captured", e.chargeId as string, ctx.clock.now());
+              const settlement = await repository.setPayment(
+                trx,
+                e.orderId,
+                "captured",
+                e.chargeId as string,
+                ctx.clock.now(),
+              );
               await repository.step(trx, e.orderId, "PaymentProcessed", ctx.clock.now());
-              // setPayment updated the order row: this transaction holds it.
-              await confirmIfSettled(emit, trx, e.orderId, true);
+              await confirmIfSettled(emit, trx, e.orderId, settlement);
             }),
             [PaymentFailed.type]: react(async (trx, e, emit) => {
               await repository.setPayment(trx, e.orderId, "failed", null, ctx.clock.now());
