@@ -112,9 +112,10 @@ describe.each(targets)("analytics batch mode on $name", (target: StoreTarget) =>
     ]);
     expect(aapl[0]!.vwap).toBeCloseTo((10 + 36 + 11) / 5);
     expect(aapl[0]!.volume).toBe(5);
-    // SMA/EMA over the closes so far (period 20, α = 2/21), seeded with the first close.
-    expect(aapl[1]!.sma).toBeCloseTo(12.5);
-    expect(aapl[1]!.ema).toBeCloseTo(11 + (2 / 21) * (14 - 11));
+    // SMA/EMA over the VWAPs so far (period 20, α = 2/21), seeded with the first, as the stream's operator does.
+    const vwaps = [(10 + 36 + 11) / 5, (22 + 28) / 4];
+    expect(aapl[1]!.sma).toBeCloseTo((vwaps[0]! + vwaps[1]!) / 2);
+    expect(aapl[1]!.ema).toBeCloseTo(vwaps[0]! + (2 / 21) * (vwaps[1]! - vwaps[0]!));
     const vod = await shards.shards[1]!.db.selectFrom("window_results").selectAll().execute();
     expect(vod.map((w) => [w.symbol, w.open, w.close])).toEqual([["VOD", 70, 71]]);
     // Running it again rewrites the same rows.
@@ -201,6 +202,27 @@ describe.each(targets)("analytics batch mode on $name", (target: StoreTarget) =>
     await eventually(async () => (await batch.raw.count()) === TRADES.length + 1, {
       message: "the live loader",
     });
+  });
+
+  it("finds anomalies with the stream's rules, and records each once, however often it recomputes", async () => {
+    // Six one-second windows of SPKE at a steady price; the sixth trades ten times the volume of the others.
+    const spike = Array.from({ length: 6 }, (_, i) =>
+      trade(100 + i, "SPKE", "XNAS", 10_000 + i * 1_000, 50, i === 5 ? 10 : 1),
+    );
+    const before = await batch.raw.count();
+    await publisher.publish(batchOf([...spike, trade(200, "SPKE", "XNAS", 17_000, 50)]));
+    await eventually(async () => (await batch.raw.count()) === before + 7, { message: "the SPKE trades" });
+    const first = await batch.recompute.runOnce();
+    expect(first.anomalies).toBe(1);
+    const read = () =>
+      shards.shards[0]!.db.selectFrom("anomalies").selectAll().where("symbol", "=", "SPKE").execute();
+    const [anomaly] = await read();
+    expect(anomaly).toMatchObject({ kind: "volume-spike", window_start: DAY + 15_000, value: 50 });
+    // Volume 10 against a baseline of 1 (config volumeSpikeFactor 5).
+    expect(anomaly!.score).toBeCloseTo(10);
+    const again = await batch.recompute.runOnce();
+    expect(again.anomalies).toBe(0);
+    expect(await read()).toEqual([anomaly]);
   });
 
   it("parses --from as an offset, a time or earliest", () => {

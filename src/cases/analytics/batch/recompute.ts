@@ -1,9 +1,15 @@
 import { sql } from "kysely";
 import type { Logger } from "pino";
-import { ema, sma } from "../../../platform/stream/index.ts";
+import { type Anomaly, IndicatorOperator, type Indicators } from "../../../platform/stream/index.ts";
 import { type Clock, systemClock, type TimerHandle } from "../../../platform/time/index.ts";
 import type { AnalyticsConfig } from "../config.ts";
-import { emptyWrites, type ShardedStore, type ShardWrites, type WindowResultsTable } from "../store/index.ts";
+import {
+  type AnomaliesTable,
+  emptyWrites,
+  type ShardedStore,
+  type ShardWrites,
+  type WindowResultsTable,
+} from "../store/index.ts";
 import { RAW_TABLE, type RawTrades } from "./raw-trades.ts";
 
 /** What one recompute made visible: the shape of the processor's window event, for the same freshness metrics. */
@@ -13,6 +19,8 @@ export interface RecomputeResult {
   watermark: number;
   at: number;
   windows: number;
+  /** Anomalies found in windows that had none recorded yet. */
+  anomalies: number;
   durationMs: number;
 }
 
@@ -45,7 +53,9 @@ export interface BatchRecomputeOptions {
  * symbol from the raw trades table in SQL, and upsert the results into the same shard tables the stream
  * processor fills. A window is closed once the batch watermark (newest trade − outOfOrdernessMs) passes its end.
  * Late trades are never dropped here (the stream's allowedLatenessMs does not apply): a later recompute includes
- * them. Anomalies are the stream processor's alone.
+ * them. Moving averages and anomalies come from the stream's own IndicatorOperator over each symbol's windows in
+ * order, so both modes compute them by the same rules and thresholds. An anomaly is recorded once, the first time a
+ * recompute finds it: the next recompute finds it again, and must not move its `at` (GET /anomalies?since).
  */
 export class BatchRecompute {
   readonly #o: BatchRecomputeOptions;
@@ -102,6 +112,7 @@ export class BatchRecompute {
       watermark: 0,
       at: this.#clock.now(),
       windows: 0,
+      anomalies: 0,
       durationMs: 0,
     };
     if (newest?.ts == null) return empty;
@@ -124,19 +135,35 @@ export class BatchRecompute {
       order by symbol, ws`.execute(db);
     const now = this.#clock.now();
     const byShard = new Map<number, ShardWrites>();
-    const period = config.windows.movingAverageWindows;
-    const alpha = 2 / (period + 1);
-    let closes: number[] = [];
-    let previous = "";
+    // Rows come ordered by symbol, then window: the operator sees each symbol's windows as the stream's does.
+    let current: WindowResultsTable | undefined;
+    const found: AnomaliesTable[] = [];
+    const indicators = new IndicatorOperator({
+      period: config.windows.movingAverageWindows,
+      zScoreThreshold: config.windows.zScoreThreshold,
+      volumeSpikeFactor: config.windows.volumeSpikeFactor,
+      onIndicators: (i: Indicators) => {
+        current!.sma = i.sma;
+        current!.ema = i.ema;
+      },
+      onAnomaly: (a: Anomaly) => {
+        found.push({
+          symbol: current!.symbol,
+          window_ms: w,
+          window_start: a.start,
+          kind: a.kind,
+          score: a.score,
+          value: a.value,
+          exchange: current!.exchange,
+          asset_class: current!.asset_class,
+          at: now,
+        });
+      },
+    });
+    const keys = new Map<string, number>();
     let maxEnd = 0;
     const symbols = new Set<string>();
     for (const r of rows) {
-      if (r.symbol !== previous) {
-        closes = [];
-        previous = r.symbol;
-      }
-      closes.push(Number(r.close));
-      const recent = closes.slice(-period);
       const start = Number(r.window_start);
       const row: WindowResultsTable = {
         symbol: r.symbol,
@@ -152,11 +179,18 @@ export class BatchRecompute {
         high: Number(r.high),
         low: Number(r.low),
         close: Number(r.close),
-        sma: sma(recent),
-        ema: ema(recent, alpha),
+        sma: 0,
+        ema: 0,
         revision: 0,
         updated_at: now,
       };
+      let key = keys.get(r.symbol);
+      if (key === undefined) {
+        key = keys.size;
+        keys.set(r.symbol, key);
+      }
+      current = row;
+      indicators.process({ ...row, key, start, end: row.window_end });
       const writes = writesOf(
         byShard,
         shards.shardIndexOfListing({ exchange: r.exchange, assetClass: r.asset_class }),
@@ -168,6 +202,11 @@ export class BatchRecompute {
       symbols.add(r.symbol);
       if (row.window_end > maxEnd) maxEnd = row.window_end;
     }
+    const fresh = await this.#unrecorded(found);
+    for (const anomaly of fresh) {
+      const listing = { exchange: anomaly.exchange, assetClass: anomaly.asset_class };
+      writesOf(byShard, shards.shardIndexOfListing(listing)).anomalies.push(anomaly);
+    }
     await this.#latestTrades(byShard);
     await shards.writeAll(byShard);
     const result: RecomputeResult = {
@@ -176,10 +215,27 @@ export class BatchRecompute {
       watermark,
       at: this.#clock.now(),
       windows: rows.length,
+      anomalies: fresh.length,
       durationMs: this.#clock.monotonic() - started,
     };
     if (rows.length > 0) await this.#o.onRecomputed?.(result);
     return result;
+  }
+
+  /** The anomalies among `found` that no earlier recompute recorded (anomalies are rare: read them all). */
+  async #unrecorded(found: AnomaliesTable[]): Promise<AnomaliesTable[]> {
+    if (found.length === 0) return [];
+    const windowMs = this.#o.config.windows.sizeMs;
+    const recorded = new Set<string>();
+    for (const shard of this.#o.shards.shards) {
+      const rows = await shard.db
+        .selectFrom("anomalies")
+        .select(["symbol", "window_start", "kind"])
+        .where("window_ms", "=", windowMs)
+        .execute();
+      for (const r of rows) recorded.add(`${r.symbol}\u0000${Number(r.window_start)}\u0000${r.kind}`);
+    }
+    return found.filter((a) => !recorded.has(`${a.symbol}\u0000${a.window_start}\u0000${a.kind}`));
   }
 
   /** Each symbol's newest trade, for `latest`. */
