@@ -634,14 +634,14 @@ async function timingCounters(
 function windowPoller(
   system: E2eSystem,
   profile: "embedded" | "distributed",
-): (since: number) => AsyncIterable<{ symbol: string; window_end: number }[]> {
+): (since: number) => AsyncIterable<{ symbol: string; window_end: number; updated_at: number }[]> {
   const shards = system.analytics.shards.shards;
   if (profile === "embedded") {
     return async function* (since) {
       for (const shard of shards) {
         yield await shard.db
           .selectFrom("window_results")
-          .select(["symbol", "window_end"])
+          .select(["symbol", "window_end", "updated_at"])
           .where("updated_at", ">=", since)
           .execute();
       }
@@ -651,11 +651,12 @@ function windowPoller(
   return async function* (since) {
     const selects = shards.map(
       (_, i) =>
-        sql`select symbol, window_end from ${sql.id(`${base}_analytics_shard_${i}`, "window_results")} where updated_at >= ${since}`,
+        sql`select symbol, window_end, updated_at from ${sql.id(`${base}_analytics_shard_${i}`, "window_results")} where updated_at >= ${since}`,
     );
     const { rows } = await sql<{
       symbol: string;
       window_end: number;
+      updated_at: number;
     }>`${sql.join(selects, sql` union all `)}`.execute(system.rt.store.db);
     yield rows;
   };
@@ -677,6 +678,10 @@ function latencyCase(profile: "embedded" | "distributed"): BenchCase {
         const start = live.start;
         const seen = new Set<string>();
         const latencies: number[] = [];
+        /** When the processor built each window's row (its updated_at), after end + B: the share before the write. */
+        const closed: number[] = [];
+        /** The slowest window of each window end: whether the p99 is one slow second or every second's tail. */
+        const slowest = new Map<number, number>();
         const poll = windowPoller(system, profile);
         let since = 0;
         while (live.publishing) {
@@ -687,13 +692,25 @@ function latencyCase(profile: "embedded" | "distributed"): BenchCase {
               if (seen.has(key)) continue;
               seen.add(key);
               // Skip the first seconds: warm-up (JIT, first windows of every symbol).
-              if (row.window_end > start + 3_000) latencies.push(now - (row.window_end + B));
+              if (row.window_end > start + 3_000) {
+                const latency = now - (row.window_end + B);
+                latencies.push(latency);
+                closed.push(Number(row.updated_at) - (row.window_end + B));
+                const end = Number(row.window_end);
+                slowest.set(end, Math.max(slowest.get(end) ?? 0, latency));
+              }
             }
           }
           since = Date.now() - 200;
           await new Promise((r) => setTimeout(r, 2));
         }
         await live.done;
+        process.stderr.write(
+          `${JSON.stringify({
+            windowRowBuiltMs: { p50: percentile(closed, 50), p99: percentile(closed, 99) },
+            slowestWindowPerSecondMs: [...slowest].sort(([a], [b]) => a - b).map(([, ms]) => ms),
+          })}\n`,
+        );
         for (const p of [50, 99] as const) {
           report({
             bench: BENCH,

@@ -1,4 +1,4 @@
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
@@ -11,6 +11,7 @@ import type { Analytics, AnalyticsRole } from "../../../src/cases/analytics/syst
 import { jetStreamDriver } from "../../../src/platform/messaging/index.ts";
 import { createLogger } from "../../../src/platform/observability/index.ts";
 import { partitionOf } from "../../../src/platform/partitioning/index.ts";
+import { openStore, type Store } from "../../../src/platform/storage/index.ts";
 import { SERVICES, serviceAvailable, uniqueName } from "../../support/services.ts";
 
 export type ProfileName = "embedded" | "distributed";
@@ -287,4 +288,24 @@ export function compareWindows(
 /** Resolves once the group's checkpoints cover every frame published so far. */
 export async function lagOf(node: Node): Promise<number> {
   return node.rt.bus.lag("analytics-trades", PROCESSOR_GROUP);
+}
+
+/** SQLite stores in a fresh temp folder, opened by name (`open("main")`, or as a sharded store's `open`). */
+export function tempSqliteStores(prefix: string): {
+  open(name: string): Promise<Store>;
+  close(): Promise<void>;
+} {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  const stores: Store[] = [];
+  return {
+    async open(name) {
+      const s = await openStore({ kind: "sqlite", file: join(dir, `${name}.db`) });
+      stores.push(s);
+      return s;
+    },
+    async close() {
+      for (const s of stores.splice(0)) await s.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }

@@ -1,6 +1,3 @@
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { batchOf } from "../../../src/cases/analytics/feed/index.ts";
@@ -10,7 +7,6 @@ import { openShardedStore } from "../../../src/cases/analytics/store/index.ts";
 import { declareAnalyticsTopics } from "../../../src/cases/analytics/system.ts";
 import { createBus, MemoryLogDriver } from "../../../src/platform/messaging/index.ts";
 import { createLogger } from "../../../src/platform/observability/index.ts";
-import { openStore, type Store } from "../../../src/platform/storage/index.ts";
 import { eventually } from "../../support/services.ts";
 import {
   compareWindows,
@@ -19,6 +15,7 @@ import {
   seededTrades,
   storedWindows,
   systemEnv,
+  tempSqliteStores,
 } from "./processor-harness.ts";
 
 const config = configOf(systemEnv("embedded", { BULWARK_ANALYTICS_CHECKPOINT_INTERVAL_MS: "50" })).analytics;
@@ -39,13 +36,7 @@ describe("analytics processor checkpoint/restore (property)", () => {
           maxLength: 3,
         }),
         async (seed, stops) => {
-          const dir = mkdtempSync(join(tmpdir(), "bulwark-restore-"));
-          const stores: Store[] = [];
-          const open = async (name: string) => {
-            const s = await openStore({ kind: "sqlite", file: join(dir, `${name}.db`) });
-            stores.push(s);
-            return s;
-          };
+          const { open, close } = tempSqliteStores("bulwark-restore-");
           const driver = new MemoryLogDriver();
           const bus = createBus({ driver, leaseTtlMs: 300 });
           try {
@@ -90,8 +81,7 @@ describe("analytics processor checkpoint/restore (property)", () => {
             await processor.stop();
           } finally {
             await bus.close();
-            for (const s of stores) await s.close();
-            rmSync(dir, { recursive: true, force: true });
+            await close();
           }
         },
       ),

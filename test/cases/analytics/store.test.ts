@@ -1,6 +1,8 @@
+import { sql } from "kysely";
 import { afterAll, describe, expect, it } from "vitest";
 import {
   emptyWrites,
+  type LatestTradesTable,
   openShardedStore,
   ShardedStore,
   type WindowResultsTable,
@@ -39,6 +41,18 @@ const windowRow = (over: Partial<WindowResultsTable> = {}): WindowResultsTable =
   sma: null,
   ema: null,
   revision: 0,
+  updated_at: 1,
+  ...over,
+});
+
+const latestRow = (over: Partial<LatestTradesTable> = {}): LatestTradesTable => ({
+  symbol: "ACME",
+  exchange: "XNYS",
+  asset_class: "equity",
+  trade_id: 7,
+  price: 102,
+  size: 1,
+  ts: 5_900,
   updated_at: 1,
   ...over,
 });
@@ -82,16 +96,7 @@ describe.each(targets)("analytics sharded store ($name)", (target) => {
     });
     const writes = emptyWrites();
     writes.windows.push(windowRow(), windowRow({ window_start: 6_000, window_end: 7_000 }));
-    writes.latest.push({
-      symbol: "ACME",
-      exchange: "XNYS",
-      asset_class: "equity",
-      trade_id: 7,
-      price: 102,
-      size: 1,
-      ts: 5_900,
-      updated_at: 1,
-    });
+    writes.latest.push(latestRow());
     writes.anomalies.push({
       symbol: "ACME",
       window_ms: 1_000,
@@ -164,4 +169,68 @@ describe.each(targets)("analytics sharded store ($name)", (target) => {
     ).toEqual(writes.latest.map((l) => [l.symbol, l.trade_id, l.price, l.size, l.ts]).sort(bySymbol));
     expect(await shards.shardIndexOfSymbol('a"b')).toBe(0);
   });
+
+  // On Postgres, closed windows have a write queue (and connection) of their own; SQLite runs statements
+  // synchronously on one connection, so nothing is ever in flight there.
+  it.skipIf(target.name !== "postgres")(
+    "a window write is not held behind a latest-trades write in flight to the same shard",
+    { timeout: 10_000 },
+    async () => {
+      const shards = await openShardedStore({
+        config: { by: "exchange", count: 1, map: {} },
+        open: open(target),
+      });
+      const db = shards.shards[0]!.db;
+      // Another session holds latest_trades, so a latest-trades upsert stays in flight until it lets go.
+      let release!: () => void;
+      const released = new Promise<void>((r) => {
+        release = r;
+      });
+      let locked!: () => void;
+      const isLocked = new Promise<void>((r) => {
+        locked = r;
+      });
+      const holder = db.transaction().execute(async (trx) => {
+        await sql`lock table latest_trades in exclusive mode`.execute(trx);
+        locked();
+        await released;
+      });
+      let latestWrite: Promise<void> | undefined;
+      let windowWrite: Promise<void> | undefined;
+      try {
+        await isLocked;
+        const latest = emptyWrites();
+        latest.symbols.push({ symbol: "ACME", exchange: "XNYS", asset_class: "equity" });
+        latest.latest.push(latestRow());
+        let latestDone = false;
+        latestWrite = shards.write(0, latest).then(() => {
+          latestDone = true;
+        });
+        // Wait until that upsert is in flight, blocked on the lock (a query per round, no fixed sleep).
+        for (;;) {
+          const { rows } = await sql<{ n: number }>`select count(*)::int as n from pg_locks
+            where not granted and relation = 'latest_trades'::regclass`.execute(db);
+          if (rows[0]!.n > 0) break;
+        }
+        const windows = emptyWrites();
+        windows.windows.push(windowRow());
+        // A trade of the same flush goes with its window to the same shard: the window still goes first.
+        windows.latest.push(latestRow({ trade_id: 8, ts: 5_950 }));
+        windowWrite = shards.write(0, windows);
+        // The window row is committed and visible while both latest-trades upserts still wait.
+        for (;;) {
+          const stored = await db.selectFrom("window_results").select("symbol").execute();
+          if (stored.length === 1) break;
+        }
+        expect(latestDone).toBe(false);
+      } finally {
+        // Also when the test fails: the holder's connection must go back to the pool.
+        release();
+        await holder;
+      }
+      await Promise.all([latestWrite, windowWrite]);
+      const stored = await db.selectFrom("latest_trades").selectAll().executeTakeFirstOrThrow();
+      expect(Number(stored.trade_id)).toBe(8);
+    },
+  );
 });

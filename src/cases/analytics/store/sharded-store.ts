@@ -42,7 +42,7 @@ export class ShardedStore {
   readonly by: "exchange" | "assetClass";
   readonly #map: Readonly<Record<string, number>>;
   readonly #bySymbol = new Map<string, number>();
-  readonly #queues = new Map<number, ShardQueue>();
+  readonly #queues = new Map<string, ShardQueue>();
 
   constructor(options: ShardedStoreOptions) {
     if (options.shards.length !== options.config.count) {
@@ -100,14 +100,38 @@ export class ShardedStore {
    * that arrive in the same turn of the event loop, or while its previous write is in flight, go together
    * in one transaction: the partitions of a process flush at about the same moments (their watermarks move
    * together), and one transaction per shard instead of one per partition and shard is what keeps the
-   * writes cheap enough to flush often. Each caller's promise settles with the transaction holding its rows.
+   * writes cheap enough to flush often. Each caller's promise settles with the transaction(s) holding its
+   * rows.
+   *
+   * On Postgres a shard has two such queues, each on a connection of its own: closed windows and anomalies
+   * in one, the symbols and latest trades in the other. A window result, which a dashboard waits for once a
+   * second, then never queues behind a latest-trades upsert in flight (there is one every flush interval),
+   * and its statement holds only the windows. The symbols go with the latest trades: a symbol's first
+   * trade is stored with its listing, a second before its first window. On SQLite a statement runs
+   * synchronously on the store's one connection, so there is nothing in flight to overtake: one queue.
    */
   write(shard: number, writes: ShardWrites): Promise<void> {
     if (!this.shards[shard]) return Promise.reject(new Error(`no shard ${shard}`));
-    let queue = this.#queues.get(shard);
+    if (this.shards[shard]!.kind !== "postgres") return this.#enqueue(shard, "all", writes);
+    const results = writes.windows.length + writes.anomalies.length > 0;
+    const latest = writes.symbols.length + writes.latest.length > 0;
+    if (!results || !latest) return this.#enqueue(shard, results ? "results" : "latest", writes);
+    return Promise.all([
+      this.#enqueue(shard, "results", {
+        ...emptyWrites(),
+        windows: writes.windows,
+        anomalies: writes.anomalies,
+      }),
+      this.#enqueue(shard, "latest", { ...emptyWrites(), symbols: writes.symbols, latest: writes.latest }),
+    ]).then(() => {});
+  }
+
+  #enqueue(shard: number, lane: Lane, writes: ShardWrites): Promise<void> {
+    const key = `${shard}:${lane}`;
+    let queue = this.#queues.get(key);
     if (!queue) {
       queue = { writes: [], waiters: [], busy: false };
-      this.#queues.set(shard, queue);
+      this.#queues.set(key, queue);
     }
     const q = queue;
     return new Promise<void>((resolve, reject) => {
@@ -169,6 +193,9 @@ export class ShardedStore {
     await Promise.all([...byShard].map(([shard, writes]) => this.write(shard, writes)));
   }
 }
+
+/** A shard's write queue: `all` on SQLite; on Postgres `results` (windows, anomalies) and `latest` (symbols, latest trades). */
+type Lane = "all" | "results" | "latest";
 
 interface ShardQueue {
   /** Waiting for the next transaction, in arrival order (so "the last one" of a key is the newest). */
