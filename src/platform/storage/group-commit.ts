@@ -1,5 +1,5 @@
 import { type Kysely, type KyselyPlugin, sql, type Transaction } from "kysely";
-import type { Store } from "./store.ts";
+import { type Store, sqliteHandleOf } from "./store.ts";
 
 export interface GroupCommitOptions {
   /** Units of work at most in one transaction. Default 64. */
@@ -98,29 +98,32 @@ export class GroupCommit {
     const taken: Unit[] = [];
     try {
       await this.#store.db.connection().execute(async (conn) => {
-        await sql`begin immediate`.execute(conn);
+        // The group's own statements go straight to SQLite: through Kysely each cost about five times the
+        // statement itself, and a group runs two per unit.
+        const exec = rawExec(this.#store, conn);
+        await exec("begin immediate");
         try {
           // Units that arrive while the group runs join it, up to maxUnits.
           while (this.#queue.length > 0 && taken.length < this.#maxUnits) {
             const unit = this.#queue.shift()!;
             taken.push(unit);
-            await sql`savepoint bwk_unit`.execute(conn);
+            await exec("savepoint bwk_unit");
             try {
               // Each unit gets its own handle on the connection: callers key per-transaction state by it
               // (the outbox's rows to hand over), and a unit rolled back must not share that with the rest.
               const trx = conn.withPlugin(NO_OP) as unknown as Transaction<unknown>;
               const value = await unit.fn(trx);
-              await sql`release bwk_unit`.execute(conn);
+              await exec("release bwk_unit");
               done.push({ unit, value, trx });
             } catch (error) {
-              await sql`rollback to bwk_unit`.execute(conn);
-              await sql`release bwk_unit`.execute(conn);
+              await exec("rollback to bwk_unit");
+              await exec("release bwk_unit");
               failed.push({ unit, error });
             }
           }
-          await sql`commit`.execute(conn);
+          await exec("commit");
         } catch (error) {
-          await sql`rollback`.execute(conn).catch(() => undefined);
+          await exec("rollback").catch(() => undefined);
           throw error;
         }
       });
@@ -142,4 +145,11 @@ export class GroupCommit {
     for (const { unit, error } of failed) unit.reject(error);
     for (const { unit, value } of done) unit.resolve(value);
   }
+}
+
+/** Runs a statement with no parameters on the group's connection: on SQLite's handle when there is one. */
+function rawExec(store: Store, conn: Kysely<unknown>): (statement: string) => Promise<void> {
+  const handle = sqliteHandleOf(store);
+  if (!handle) return async (statement) => void (await sql.raw(statement).execute(conn));
+  return async (statement) => handle.raw.exec(statement);
 }

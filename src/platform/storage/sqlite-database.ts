@@ -1,4 +1,4 @@
-import { DatabaseSync, type StatementSync } from "node:sqlite";
+import { DatabaseSync } from "node:sqlite";
 import type { SqliteDatabase, SqliteStatement } from "kysely";
 
 /**
@@ -7,7 +7,7 @@ import type { SqliteDatabase, SqliteStatement } from "kysely";
  */
 export class NodeSqliteDatabase implements SqliteDatabase {
   readonly #db: DatabaseSync;
-  readonly #statements = new Map<string, StatementSync>();
+  readonly #statements = new Map<string, SqliteStatement>();
 
   constructor(db: DatabaseSync) {
     this.#db = db;
@@ -23,14 +23,11 @@ export class NodeSqliteDatabase implements SqliteDatabase {
   }
 
   prepare(sql: string): SqliteStatement {
-    let stmt = this.#statements.get(sql);
-    if (!stmt) {
-      stmt = this.#db.prepare(sql);
-      // Statement text repeats heavily (one per query shape), so caching saves a prepare per call.
-      if (this.#statements.size < 500) this.#statements.set(sql, stmt);
-    }
-    const prepared = stmt;
-    return {
+    const cached = this.#statements.get(sql);
+    if (cached) return cached;
+    const prepared = this.#db.prepare(sql);
+    const statement: SqliteStatement = {
+      // columns() builds an array of descriptors per call: asked once per statement, not per execution.
       reader: prepared.columns().length > 0,
       all: (parameters) => prepared.all(...(parameters as SqlParam[])) as unknown[],
       run: (parameters) => {
@@ -39,6 +36,9 @@ export class NodeSqliteDatabase implements SqliteDatabase {
       },
       iterate: (parameters) => prepared.iterate(...(parameters as SqlParam[])) as IterableIterator<unknown>,
     };
+    // Statement text repeats heavily (one per query shape), so caching saves a prepare per call.
+    if (this.#statements.size < 500) this.#statements.set(sql, statement);
+    return statement;
   }
 }
 

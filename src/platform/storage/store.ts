@@ -3,7 +3,7 @@ import { dirname } from "node:path";
 import { Kysely, sql } from "kysely";
 import { BackgroundCheckpointer } from "./checkpointer.ts";
 import { BulwarkSqliteDialect, createPgPool, createPostgresDialect, quoteIdent } from "./dialects.ts";
-import { openSqlite } from "./sqlite-database.ts";
+import { type NodeSqliteDatabase, openSqlite } from "./sqlite-database.ts";
 
 export type StoreKind = "sqlite" | "postgres";
 
@@ -49,7 +49,13 @@ export async function openStore<DB = any>(config: StoreConfig): Promise<Store<DB
     // Left as a safety net, far above what the worker lets the log reach.
     if (background) database.raw.exec("PRAGMA wal_autocheckpoint = 20000");
     const db = new Kysely<DB>({ dialect: new BulwarkSqliteDialect({ database }) });
-    return new KyselyStore("sqlite", db, background ? new BackgroundCheckpointer(config.file) : undefined);
+    const store = new KyselyStore(
+      "sqlite",
+      db,
+      background ? new BackgroundCheckpointer(config.file) : undefined,
+    );
+    sqliteHandles.set(store, database);
+    return store;
   }
   if (config.schema) {
     const admin = createPgPool(config.url, undefined, 1);
@@ -65,6 +71,17 @@ export async function openStore<DB = any>(config: StoreConfig): Promise<Store<DB
   const pool = createPgPool(config.url, config.schema, config.poolSize ?? 10);
   const db = new Kysely<DB>({ dialect: createPostgresDialect(pool) });
   return new KyselyStore("postgres", db);
+}
+
+const sqliteHandles = new WeakMap<Store, NodeSqliteDatabase>();
+
+/**
+ * The SQLite connection under a store (undefined on Postgres), for this module's own statements that need
+ * no query builder. Use it only while holding the store's connection (`db.connection().execute`), where
+ * Kysely's mutex keeps every other query off it.
+ */
+export function sqliteHandleOf(store: Store): NodeSqliteDatabase | undefined {
+  return sqliteHandles.get(store);
 }
 
 class KyselyStore<DB> implements Store<DB> {
