@@ -222,18 +222,42 @@ export class BatchRecompute {
     return result;
   }
 
-  /** The anomalies among `found` that no earlier recompute recorded (anomalies are rare: read them all). */
+  /**
+   * The anomalies among `found` that no earlier recompute recorded. Each shard is asked only for its own
+   * found symbols within the found windows' span, a range of the anomalies' primary key, so the cost follows
+   * what this recompute found rather than every anomaly ever recorded.
+   */
   async #unrecorded(found: AnomaliesTable[]): Promise<AnomaliesTable[]> {
     if (found.length === 0) return [];
     const windowMs = this.#o.config.windows.sizeMs;
+    const { shards } = this.#o;
+    const byShard = new Map<number, AnomaliesTable[]>();
+    for (const anomaly of found) {
+      const index = shards.shardIndexOfListing({
+        exchange: anomaly.exchange,
+        assetClass: anomaly.asset_class,
+      });
+      const list = byShard.get(index);
+      if (list) list.push(anomaly);
+      else byShard.set(index, [anomaly]);
+    }
     const recorded = new Set<string>();
-    for (const shard of this.#o.shards.shards) {
-      const rows = await shard.db
-        .selectFrom("anomalies")
-        .select(["symbol", "window_start", "kind"])
-        .where("window_ms", "=", windowMs)
-        .execute();
-      for (const r of rows) recorded.add(`${r.symbol}\u0000${Number(r.window_start)}\u0000${r.kind}`);
+    for (const [index, mine] of byShard) {
+      const symbols = [...new Set(mine.map((a) => a.symbol))];
+      const starts = mine.map((a) => a.window_start);
+      const from = Math.min(...starts);
+      const to = Math.max(...starts);
+      // Chunks keep the statement's parameters far below SQLite's and Postgres's limits.
+      for (let i = 0; i < symbols.length; i += 500) {
+        const rows = await shards.shards[index]!.db.selectFrom("anomalies")
+          .select(["symbol", "window_start", "kind"])
+          .where("symbol", "in", symbols.slice(i, i + 500))
+          .where("window_ms", "=", windowMs)
+          .where("window_start", ">=", from)
+          .where("window_start", "<=", to)
+          .execute();
+        for (const r of rows) recorded.add(`${r.symbol}\u0000${Number(r.window_start)}\u0000${r.kind}`);
+      }
     }
     return found.filter((a) => !recorded.has(`${a.symbol}\u0000${a.window_start}\u0000${a.kind}`));
   }
