@@ -21,6 +21,11 @@ export interface IdempotencyStoreOptions {
   /** A key left "started" longer than this (its process died) may be taken over by a retry. */
   lockTimeoutMs?: number;
   clock?: Clock;
+  /**
+   * Where a claim's statements run: a GroupCommit's `statements` lets concurrent claims on SQLite share a
+   * commit. By default each statement commits by itself.
+   */
+  statements?: <T>(fn: (db: Kysely<IdempotencyDb>) => Promise<T>) => Promise<T>;
 }
 
 /**
@@ -32,18 +37,29 @@ export class IdempotencyStore {
   readonly #ttlMs: number;
   readonly #lockTimeoutMs: number;
   readonly #clock: Clock;
+  readonly #statements: <T>(fn: (db: Kysely<IdempotencyDb>) => Promise<T>) => Promise<T>;
 
   constructor(db: Kysely<IdempotencyDb>, options: IdempotencyStoreOptions = {}) {
     this.#db = db;
     this.#ttlMs = options.ttlMs ?? 24 * 60 * 60 * 1000;
     this.#lockTimeoutMs = options.lockTimeoutMs ?? 60_000;
     this.#clock = options.clock ?? systemClock;
+    this.#statements = options.statements ?? ((fn) => fn(db));
   }
 
-  async claim(scope: string, key: string, fingerprint: string): Promise<ClaimResult> {
+  claim(scope: string, key: string, fingerprint: string): Promise<ClaimResult> {
+    return this.#statements((db) => this.#claim(db, scope, key, fingerprint));
+  }
+
+  async #claim(
+    db: Kysely<IdempotencyDb>,
+    scope: string,
+    key: string,
+    fingerprint: string,
+  ): Promise<ClaimResult> {
     const now = this.#clock.now();
     for (let attempt = 0; attempt < 3; attempt++) {
-      const inserted = await this.#db
+      const inserted = await db
         .insertInto("idempotency_keys")
         .values({
           scope,
@@ -61,7 +77,7 @@ export class IdempotencyStore {
         .executeTakeFirst();
       if (Number(inserted.numInsertedOrUpdatedRows ?? 0n) === 1) return { kind: "claimed", lockedAt: now };
 
-      const row = await this.#db
+      const row = await db
         .selectFrom("idempotency_keys")
         .selectAll()
         .where("scope", "=", scope)
@@ -69,7 +85,7 @@ export class IdempotencyStore {
         .executeTakeFirst();
       if (!row) continue; // reaped between the two statements: try the insert again
       if (row.expires_at <= now) {
-        await this.#db
+        await db
           .deleteFrom("idempotency_keys")
           .where("scope", "=", scope)
           .where("key", "=", key)
@@ -82,7 +98,7 @@ export class IdempotencyStore {
       if (now - row.locked_at < this.#lockTimeoutMs) return { kind: "in-flight" };
       // The first attempt's process died mid-request. Take the key over with a compare-and-set on the lock,
       // so only one retry wins; the handler's own domain-level dedupe guards what the dead attempt did.
-      const taken = await this.#db
+      const taken = await db
         .updateTable("idempotency_keys")
         .set({ locked_at: now })
         .where("scope", "=", scope)

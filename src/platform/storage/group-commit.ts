@@ -82,6 +82,17 @@ export class GroupCommit {
     });
   }
 
+  /**
+   * Runs statements that are each safe on their own, which would otherwise commit one by one (autocommit).
+   * On SQLite they join a group (one commit for the lot, see the class); elsewhere they run as they are,
+   * since a transaction of their own would only add round trips. Not for use inside a unit of this group.
+   */
+  // biome-ignore lint/suspicious/noExplicitAny: callers choose their table types.
+  statements<T, DB = any>(fn: (db: Kysely<DB>) => Promise<T>): Promise<T> {
+    if (this.#store.kind !== "sqlite") return fn(this.#store.db as Kysely<DB>);
+    return this.transaction<T, DB>(fn);
+  }
+
   #run(): void {
     this.#running = true;
     this.#group()

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import type { Kysely } from "kysely";
 import { afterAll, describe, expect, it } from "vitest";
 import { GroupCommit, openStore } from "../../../src/platform/storage/index.ts";
+import { sqliteHandleOf } from "../../../src/platform/storage/store.ts";
 import { storeTargets } from "../../support/stores.ts";
 import { demoMigrations } from "./fixtures/demo-migrations.ts";
 
@@ -46,6 +47,44 @@ describe.each(targets)("group commit on $name", (target) => {
           .sort(),
       );
       expect(rows.every((r) => r.owner === "x")).toBe(true);
+    } finally {
+      await store.close();
+    }
+  });
+});
+
+describe.each(targets)("group commit's statements() on $name", (target) => {
+  afterAll(() => target.cleanup());
+
+  it("runs concurrent callers inside the group's transaction on SQLite, and as they are (each statement committing) elsewhere", async () => {
+    const store = await target.open();
+    try {
+      await store.migrate("demo", demoMigrations);
+      const units = new GroupCommit(store);
+      const handle = sqliteHandleOf(store);
+      const inTransaction: boolean[] = [];
+      const given: unknown[] = [];
+      await Promise.all(
+        Array.from({ length: 10 }, (_, i) =>
+          units.statements<void, DemoDb>(async (db) => {
+            given.push(db);
+            inTransaction.push(handle?.raw.isTransaction ?? false);
+            await db
+              .insertInto("accounts")
+              .values({ id: `s${i}`, balance: i, owner: null })
+              .execute();
+          }),
+        ),
+      );
+      if (store.kind === "sqlite") {
+        expect(inTransaction).toEqual(Array(10).fill(true));
+        expect(given.every((db) => db !== store.db)).toBe(true);
+      } else {
+        expect(given.every((db) => db === store.db)).toBe(true);
+      }
+      const db = store.db as unknown as Kysely<DemoDb>;
+      const rows = await db.selectFrom("accounts").select("id").where("id", "like", "s%").execute();
+      expect(rows).toHaveLength(10);
     } finally {
       await store.close();
     }

@@ -84,7 +84,10 @@ export async function createGatewayService(options: GatewayServiceOptions): Prom
   });
   const { app } = service;
   registerIdempotency(app, {
-    store: new IdempotencyStore(store.db as Kysely<IdempotencyDb>, { clock }),
+    store: new IdempotencyStore(store.db as Kysely<IdempotencyDb>, {
+      clock,
+      statements: (fn) => units.statements(fn),
+    }),
     enabled: true,
     scope: "gateway",
   });

@@ -69,7 +69,11 @@ export async function createOrderService(ctx: CommerceContext): Promise<OrderSer
   await ctx.store.migrate("idempotency", idempotencyMigrations);
   const db = ctx.store.db as Kysely<OrderDb>;
   const repository = new OrderRepository(db);
-  const idempotency = new IdempotencyStore(ctx.store.db as Kysely<IdempotencyDb>, { clock: ctx.clock });
+  const idempotency = new IdempotencyStore(ctx.store.db as Kysely<IdempotencyDb>, {
+    clock: ctx.clock,
+    // Concurrent requests' claims share a commit on SQLite, like the saga's steps.
+    statements: (fn) => ctx.units.statements(fn),
+  });
   const service = commerceService(ctx, "order");
   registerIdempotency(service.app, {
     store: idempotency,

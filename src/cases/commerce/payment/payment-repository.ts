@@ -73,8 +73,13 @@ export class PaymentRepository {
    * Opens the payment in "charging" with one attempt, or counts one more attempt on a payment still
    * charging, in one statement; returns the row as it now stands (a settled payment is returned unchanged).
    */
-  async openAttempt(orderId: string, amountCents: number, now: number): Promise<PaymentsTable> {
-    const row = await this.#db
+  async openAttempt(
+    orderId: string,
+    amountCents: number,
+    now: number,
+    db: Db = this.#db,
+  ): Promise<PaymentsTable> {
+    const row = await db
       .insertInto("pay_payments")
       .values({
         order_id: orderId,
@@ -95,7 +100,7 @@ export class PaymentRepository {
       )
       .returningAll()
       .executeTakeFirst();
-    return row ?? (await this.get(orderId))!;
+    return row ?? (await this.get(orderId, db))!;
   }
 
   async all(): Promise<PaymentsTable[]> {

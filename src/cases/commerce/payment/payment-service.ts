@@ -127,7 +127,9 @@ export async function createPaymentService(
       },
       async (request) => {
         const { orderId } = request.params;
-        await repository.openAttempt(orderId, request.body.amountCents, ctx.clock.now());
+        await ctx.units.statements((db) =>
+          repository.openAttempt(orderId, request.body.amountCents, ctx.clock.now(), db),
+        );
         const outcome = await decide(orderId, request.body.amountCents, request.body.token);
         await inTransaction((trx) =>
           outcome.kind === "captured"
@@ -182,7 +184,10 @@ export async function createPaymentService(
           handlers: {
             [StockReserved.type]: async (reserved, once) => {
               const { orderId } = reserved;
-              const payment = await repository.openAttempt(orderId, reserved.totalCents, ctx.clock.now());
+              // Durable before the charge, so a crash leaves an attempt to reconcile; it shares a commit on SQLite.
+              const payment = await ctx.units.statements((db) =>
+                repository.openAttempt(orderId, reserved.totalCents, ctx.clock.now(), db),
+              );
               if (payment.status !== "charging") {
                 // A re-drive: say again what already happened, so the saga moves on.
                 await once(async (_trx, emit) => {
