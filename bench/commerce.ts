@@ -223,11 +223,13 @@ async function endToEnd(profile: Profile) {
   const confirmed = confirmations(env.bus);
   const latencies: number[] = [];
   const ordersUrl = new URL("/orders", urls.order);
+  const usage = loadCounters();
   const seconds = await clients(HTTP_ORDERS, async (i) => {
     const sent = performance.now();
     const orderId = await postOrder(ordersUrl, i);
     latencies.push((await confirmed.wait(orderId)) - sent);
   });
+  usage.print(HTTP_ORDERS);
   await confirmed.stop();
   await commerce.stop();
   await env.close();
@@ -248,6 +250,7 @@ async function endToEndSeparate(profile: Profile) {
   const commerce = await startCommerce(env, { url: line.trim() });
   const urls = await commerce.listen();
   const confirmed = confirmations(env.bus);
+  const usage = loadCounters();
   const load = fork(join(here, "_commerce-load.ts"), [], { stdio: ["ignore", "inherit", "inherit", "ipc"] });
   const latencies: number[] = [];
   const now = () => performance.timeOrigin + performance.now();
@@ -263,6 +266,7 @@ async function endToEndSeparate(profile: Profile) {
     });
     load.send({ url: urls.order, orders: HTTP_ORDERS, concurrency: CONCURRENCY });
   });
+  usage.print(HTTP_ORDERS);
   await confirmed.stop();
   await commerce.stop();
   gatewayProcess.kill();
@@ -270,6 +274,31 @@ async function endToEndSeparate(profile: Profile) {
   await env.close();
   rmSync(dir, { recursive: true, force: true });
   return { perSecond: HTTP_ORDERS / seconds, p50: percentile(latencies, 50), p99: percentile(latencies, 99) };
+}
+
+/**
+ * Where an end-to-end run's time went, on stderr (the JSON lines stay the results): whether this process's
+ * event loop was the bottleneck (utilization near 1), and CPU per order: the main thread's, and the whole
+ * process's (the WAL checkpointer's and V8's helper threads too). CPU per order is steadier than orders/s on a shared machine, and comparable
+ * between runs on one machine; across machines it moves with their speed.
+ */
+function loadCounters() {
+  const elu = performance.eventLoopUtilization();
+  const cpu = process.cpuUsage();
+  const mainThread = process.threadCpuUsage();
+  return {
+    print(orders: number) {
+      const used = process.cpuUsage(cpu);
+      const main = process.threadCpuUsage(mainThread);
+      process.stderr.write(
+        `${JSON.stringify({
+          eventLoopUtilization: Number(performance.eventLoopUtilization(elu).utilization.toFixed(2)),
+          mainThreadCpuMsPerOrder: Number(((main.user + main.system) / 1000 / orders).toFixed(3)),
+          processCpuMsPerOrder: Number(((used.user + used.system) / 1000 / orders).toFixed(3)),
+        })}\n`,
+      );
+    },
+  };
 }
 
 async function sagaInProcess(profile: Profile): Promise<number> {
