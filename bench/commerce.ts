@@ -1,5 +1,5 @@
 // npm run bench -- commerce [--quick] [--only=embedded|distributed] [--case=http|saga] [--runs=N] [--orders=N]
-//   [--separate-processes]
+//   [--separate-processes | --gateway-process]
 // (1) End to end over HTTP: confirmed orders/s and POST→CONFIRMED p50/p99, gateway simulator at zero latency.
 // (2) Saga efficiency: orders driven through the saga in-process (gateway a zero-cost stub) against "raw",
 //     the same SQL writes done directly with no saga, bus or outbox. Ratio saga/raw, same run, same store.
@@ -212,13 +212,15 @@ async function clients(count: number, task: (i: number) => Promise<void>): Promi
 
 /**
  * With `--separate-processes` the gateway simulator (it stands for an external payment provider) and the
- * load generator each run in a process of their own. Not the default: on the shared 2-core machine it
- * measured no faster (141–166 against 177–188 orders/s at load 5), since there is no idle core to use.
+ * load generator each run in a process of their own; with `--gateway-process` only the simulator does.
+ * Not the default: on the shared 2-core machine the first measured no faster (141–166 against 177–188
+ * orders/s at load 5), since there is no idle core to use.
  */
 async function endToEnd(profile: Profile) {
   if (process.argv.includes("--separate-processes")) return endToEndSeparate(profile);
   const env = await profile.open();
-  const commerce = await startCommerce(env, { inProcess: true });
+  const gateway = process.argv.includes("--gateway-process") ? await gatewayProcess() : undefined;
+  const commerce = await startCommerce(env, gateway ? { url: gateway.url } : { inProcess: true });
   const urls = await commerce.listen();
   const confirmed = confirmations(env.bus);
   const latencies: number[] = [];
@@ -232,22 +234,32 @@ async function endToEnd(profile: Profile) {
   usage.print(HTTP_ORDERS);
   await confirmed.stop();
   await commerce.stop();
+  await gateway?.stop();
   await env.close();
   return { perSecond: HTTP_ORDERS / seconds, p50: percentile(latencies, 50), p99: percentile(latencies, 99) };
 }
 
+/** The gateway simulator in a process of its own (bench/_commerce-gateway.ts), with its own SQLite file. */
+async function gatewayProcess(): Promise<{ url: string; stop(): Promise<void> }> {
+  const dir = mkdtempSync(join(tmpdir(), "bulwark-bench-gateway-"));
+  const child = spawn(process.execPath, [join(here, "_commerce-gateway.ts"), join(dir, "gateway.db")], {
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  const [line] = (await once(createInterface({ input: child.stdout! }), "line")) as [string];
+  return {
+    url: line.trim(),
+    async stop() {
+      child.kill();
+      await once(child, "exit");
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
 async function endToEndSeparate(profile: Profile) {
   const env = await profile.open();
-  const dir = mkdtempSync(join(tmpdir(), "bulwark-bench-gateway-"));
-  const gatewayProcess = spawn(
-    process.execPath,
-    [join(here, "_commerce-gateway.ts"), join(dir, "gateway.db")],
-    {
-      stdio: ["ignore", "pipe", "inherit"],
-    },
-  );
-  const [line] = (await once(createInterface({ input: gatewayProcess.stdout! }), "line")) as [string];
-  const commerce = await startCommerce(env, { url: line.trim() });
+  const gateway = await gatewayProcess();
+  const commerce = await startCommerce(env, { url: gateway.url });
   const urls = await commerce.listen();
   const confirmed = confirmations(env.bus);
   const usage = loadCounters();
@@ -269,10 +281,8 @@ async function endToEndSeparate(profile: Profile) {
   usage.print(HTTP_ORDERS);
   await confirmed.stop();
   await commerce.stop();
-  gatewayProcess.kill();
-  await once(gatewayProcess, "exit");
+  await gateway.stop();
   await env.close();
-  rmSync(dir, { recursive: true, force: true });
   return { perSecond: HTTP_ORDERS / seconds, p50: percentile(latencies, 50), p99: percentile(latencies, 99) };
 }
 
