@@ -244,9 +244,12 @@ export class BatchRecompute {
     const recorded = new Set<string>();
     for (const [index, mine] of byShard) {
       const symbols = [...new Set(mine.map((a) => a.symbol))];
-      const starts = mine.map((a) => a.window_start);
-      const from = Math.min(...starts);
-      const to = Math.max(...starts);
+      let from = Number.POSITIVE_INFINITY;
+      let to = Number.NEGATIVE_INFINITY;
+      for (const { window_start } of mine) {
+        if (window_start < from) from = window_start;
+        if (window_start > to) to = window_start;
+      }
       // Chunks keep the statement's parameters far below SQLite's and Postgres's limits.
       for (let i = 0; i < symbols.length; i += 500) {
         const rows = await shards.shards[index]!.db.selectFrom("anomalies")
