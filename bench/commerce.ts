@@ -213,8 +213,9 @@ async function clients(count: number, task: (i: number) => Promise<void>): Promi
 /**
  * With `--separate-processes` the gateway simulator (it stands for an external payment provider) and the
  * load generator each run in a process of their own; with `--gateway-process` only the simulator does.
- * Not the default: on the shared 2-core machine the first measured no faster (141–166 against 177–188
- * orders/s at load 5), since there is no idle core to use.
+ * Not the default, so that runs stay comparable with earlier sessions: on the 2-core machine separate
+ * processes measured no faster at load 5 (141–166 against 177–188 orders/s), and 8–20% faster when quiet
+ * (docs/BENCHMARKS.md, commerce sessions 7 and 8), since the services' own process stays the bottleneck.
  */
 async function endToEnd(profile: Profile) {
   if (process.argv.includes("--separate-processes")) return endToEndSeparate(profile);
@@ -289,8 +290,8 @@ async function endToEndSeparate(profile: Profile) {
 /**
  * Where an end-to-end run's time went, on stderr (the JSON lines stay the results): whether this process's
  * event loop was the bottleneck (utilization near 1), and CPU per order: the main thread's, and the whole
- * process's (the WAL checkpointer's and V8's helper threads too). CPU per order is steadier than orders/s on a shared machine, and comparable
- * between runs on one machine; across machines it moves with their speed.
+ * process's (the WAL checkpointer's and V8's helper threads too). CPU per order is steadier than orders/s
+ * on a shared machine and comparable between runs on one machine; across machines it moves with their speed.
  */
 function loadCounters() {
   const elu = performance.eventLoopUtilization();
