@@ -137,7 +137,9 @@ export class BatchRecompute {
     const byShard = new Map<number, ShardWrites>();
     // Rows come ordered by symbol, then window: the operator sees each symbol's windows as the stream's does.
     let current: WindowResultsTable | undefined;
-    const found: AnomaliesTable[] = [];
+    let currentShard = 0;
+    /** Per shard, the anomalies this recompute found (recorded or not yet). */
+    const found = new Map<number, AnomaliesTable[]>();
     const indicators = new IndicatorOperator({
       period: config.windows.movingAverageWindows,
       zScoreThreshold: config.windows.zScoreThreshold,
@@ -147,7 +149,12 @@ export class BatchRecompute {
         current!.ema = i.ema;
       },
       onAnomaly: (a: Anomaly) => {
-        found.push({
+        let list = found.get(currentShard);
+        if (!list) {
+          list = [];
+          found.set(currentShard, list);
+        }
+        list.push({
           symbol: current!.symbol,
           window_ms: w,
           window_start: a.start,
@@ -190,11 +197,9 @@ export class BatchRecompute {
         keys.set(r.symbol, key);
       }
       current = row;
+      currentShard = shards.shardIndexOfListing({ exchange: r.exchange, assetClass: r.asset_class });
       indicators.process({ ...row, key, start, end: row.window_end });
-      const writes = writesOf(
-        byShard,
-        shards.shardIndexOfListing({ exchange: r.exchange, assetClass: r.asset_class }),
-      );
+      const writes = writesOf(byShard, currentShard);
       if (!symbols.has(r.symbol)) {
         writes.symbols.push({ symbol: r.symbol, exchange: r.exchange, asset_class: r.asset_class });
       }
@@ -202,10 +207,11 @@ export class BatchRecompute {
       symbols.add(r.symbol);
       if (row.window_end > maxEnd) maxEnd = row.window_end;
     }
-    const fresh = await this.#unrecorded(found);
-    for (const anomaly of fresh) {
-      const listing = { exchange: anomaly.exchange, assetClass: anomaly.asset_class };
-      writesOf(byShard, shards.shardIndexOfListing(listing)).anomalies.push(anomaly);
+    let anomalies = 0;
+    for (const [shard, list] of found) {
+      const fresh = await this.#unrecorded(shard, list);
+      writesOf(byShard, shard).anomalies.push(...fresh);
+      anomalies += fresh.length;
     }
     await this.#latestTrades(byShard);
     await shards.writeAll(byShard);
@@ -215,7 +221,7 @@ export class BatchRecompute {
       watermark,
       at: this.#clock.now(),
       windows: rows.length,
-      anomalies: fresh.length,
+      anomalies,
       durationMs: this.#clock.monotonic() - started,
     };
     if (rows.length > 0) await this.#o.onRecomputed?.(result);
@@ -223,46 +229,32 @@ export class BatchRecompute {
   }
 
   /**
-   * The anomalies among `found` that no earlier recompute recorded. Each shard is asked only for its own
-   * found symbols within the found windows' span, a range of the anomalies' primary key, so the cost follows
-   * what this recompute found rather than every anomaly ever recorded.
+   * The anomalies among `found` (all of one shard) that no earlier recompute recorded. The shard is asked
+   * only for the found symbols within the found windows' span, a range of the anomalies' primary key, so the
+   * cost follows what this recompute found rather than every anomaly ever recorded.
    */
-  async #unrecorded(found: AnomaliesTable[]): Promise<AnomaliesTable[]> {
-    if (found.length === 0) return [];
+  async #unrecorded(shard: number, found: AnomaliesTable[]): Promise<AnomaliesTable[]> {
     const windowMs = this.#o.config.windows.sizeMs;
-    const { shards } = this.#o;
-    const byShard = new Map<number, AnomaliesTable[]>();
-    for (const anomaly of found) {
-      const index = shards.shardIndexOfListing({
-        exchange: anomaly.exchange,
-        assetClass: anomaly.asset_class,
-      });
-      const list = byShard.get(index);
-      if (list) list.push(anomaly);
-      else byShard.set(index, [anomaly]);
+    const symbols = [...new Set(found.map((a) => a.symbol))];
+    let from = Number.POSITIVE_INFINITY;
+    let to = Number.NEGATIVE_INFINITY;
+    for (const { window_start } of found) {
+      if (window_start < from) from = window_start;
+      if (window_start > to) to = window_start;
     }
     const recorded = new Set<string>();
-    for (const [index, mine] of byShard) {
-      const symbols = [...new Set(mine.map((a) => a.symbol))];
-      let from = Number.POSITIVE_INFINITY;
-      let to = Number.NEGATIVE_INFINITY;
-      for (const { window_start } of mine) {
-        if (window_start < from) from = window_start;
-        if (window_start > to) to = window_start;
-      }
-      // Chunks keep the statement's parameters far below SQLite's and Postgres's limits.
-      for (let i = 0; i < symbols.length; i += 500) {
-        const rows = await shards.shards[index]!.db.selectFrom("anomalies")
-          .select(["symbol", "window_start", "kind"])
-          .where("symbol", "in", symbols.slice(i, i + 500))
-          .where("window_ms", "=", windowMs)
-          .where("window_start", ">=", from)
-          .where("window_start", "<=", to)
-          .execute();
-        for (const r of rows) recorded.add(`${r.symbol}\u0000${Number(r.window_start)}\u0000${r.kind}`);
-      }
+    // Chunks keep the statement's parameters far below SQLite's and Postgres's limits.
+    for (let i = 0; i < symbols.length; i += 500) {
+      const rows = await this.#o.shards.shards[shard]!.db.selectFrom("anomalies")
+        .select(["symbol", "window_start", "kind"])
+        .where("symbol", "in", symbols.slice(i, i + 500))
+        .where("window_ms", "=", windowMs)
+        .where("window_start", ">=", from)
+        .where("window_start", "<=", to)
+        .execute();
+      for (const r of rows) recorded.add(anomalyKey(r.symbol, Number(r.window_start), r.kind));
     }
-    return found.filter((a) => !recorded.has(`${a.symbol}\u0000${a.window_start}\u0000${a.kind}`));
+    return found.filter((a) => !recorded.has(anomalyKey(a.symbol, a.window_start, a.kind)));
   }
 
   /** Each symbol's newest trade, for `latest`. */
@@ -297,6 +289,10 @@ export class BatchRecompute {
       });
     }
   }
+}
+
+function anomalyKey(symbol: string, windowStart: number, kind: string): string {
+  return `${symbol}\u0000${windowStart}\u0000${kind}`;
 }
 
 function writesOf(byShard: Map<number, ShardWrites>, shard: number): ShardWrites {
