@@ -1,6 +1,46 @@
 import type { Kysely, Transaction } from "kysely";
+import { type Placeholders, prepare } from "../storage/index.ts";
 import { type Clock, systemClock } from "../time/index.ts";
 import type { IdempotencyDb, IdempotencyKeysTable } from "./migrations.ts";
+
+// Every request with a key runs these two: prepared (see PreparedStatement).
+const CLAIM = prepare(
+  (
+    db: Kysely<IdempotencyDb>,
+    p: Placeholders<Pick<IdempotencyKeysTable, "scope" | "key" | "fingerprint" | "locked_at" | "expires_at">>,
+  ) =>
+    db
+      .insertInto("idempotency_keys")
+      .values({
+        scope: p("scope"),
+        key: p("key"),
+        fingerprint: p("fingerprint"),
+        recovery_point: "started",
+        response_status: null,
+        response_body: null,
+        response_type: null,
+        locked_at: p("locked_at"),
+        created_at: p("locked_at"),
+        expires_at: p("expires_at"),
+      })
+      .onConflict((oc) => oc.columns(["scope", "key"]).doNothing()),
+);
+const FINISH = prepare(
+  (
+    db: Kysely<IdempotencyDb>,
+    p: Placeholders<{ scope: string; key: string; status: number; body: string; type: string | null }>,
+  ) =>
+    db
+      .updateTable("idempotency_keys")
+      .set({
+        recovery_point: "finished",
+        response_status: p("status"),
+        response_body: p("body"),
+        response_type: p("type"),
+      })
+      .where("scope", "=", p("scope"))
+      .where("key", "=", p("key")),
+);
 
 export interface StoredResponse {
   status: number;
@@ -59,23 +99,14 @@ export class IdempotencyStore {
   ): Promise<ClaimResult> {
     const now = this.#clock.now();
     for (let attempt = 0; attempt < 3; attempt++) {
-      const inserted = await db
-        .insertInto("idempotency_keys")
-        .values({
-          scope,
-          key,
-          fingerprint,
-          recovery_point: "started",
-          response_status: null,
-          response_body: null,
-          response_type: null,
-          locked_at: now,
-          created_at: now,
-          expires_at: now + this.#ttlMs,
-        })
-        .onConflict((oc) => oc.columns(["scope", "key"]).doNothing())
-        .executeTakeFirst();
-      if (Number(inserted.numInsertedOrUpdatedRows ?? 0n) === 1) return { kind: "claimed", lockedAt: now };
+      const inserted = await CLAIM.execute(db, {
+        scope,
+        key,
+        fingerprint,
+        locked_at: now,
+        expires_at: now + this.#ttlMs,
+      });
+      if (Number(inserted.numAffectedRows ?? 0n) === 1) return { kind: "claimed", lockedAt: now };
 
       const row = await db
         .selectFrom("idempotency_keys")
@@ -121,17 +152,13 @@ export class IdempotencyStore {
     response: StoredResponse,
     trx: Kysely<IdempotencyDb> | Transaction<IdempotencyDb> = this.#db,
   ): Promise<void> {
-    await trx
-      .updateTable("idempotency_keys")
-      .set({
-        recovery_point: "finished",
-        response_status: response.status,
-        response_body: response.body,
-        response_type: response.contentType,
-      })
-      .where("scope", "=", scope)
-      .where("key", "=", key)
-      .execute();
+    await FINISH.execute(trx, {
+      scope,
+      key,
+      status: response.status,
+      body: response.body,
+      type: response.contentType,
+    });
   }
 
   /** Moves a claimed key to a named recovery point, e.g. "charge_created". */

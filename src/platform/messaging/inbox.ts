@@ -1,8 +1,16 @@
 import type { Kysely, Transaction } from "kysely";
-import type { GroupCommit, Store } from "../storage/index.ts";
+import { type GroupCommit, type Placeholders, prepare, type Store } from "../storage/index.ts";
 import { type Clock, systemClock } from "../time/index.ts";
 import type { MessagingTables } from "./embedded/schema.ts";
 import type { Message } from "./types.ts";
+
+/** Once per message and consumer group: prepared, since every delivery runs it. */
+const CLAIM = prepare((db: Kysely<MessagingTables>, p: Placeholders<MessagingTables["messaging_inbox"]>) =>
+  db
+    .insertInto("messaging_inbox")
+    .values({ grp: p("grp"), msg_id: p("msg_id"), processed_at: p("processed_at") })
+    .onConflict((oc) => oc.columns(["grp", "msg_id"]).doNothing()),
+);
 
 export type HandleOnceResult<T> = { duplicate: true } | { duplicate: false; result: T };
 
@@ -31,12 +39,12 @@ export class Inbox<DB = any> {
   ): Promise<HandleOnceResult<T>> {
     const db = this.#store.db as Kysely<MessagingTables>;
     const unit = async (trx: Transaction<MessagingTables>): Promise<HandleOnceResult<T>> => {
-      const claimed = await trx
-        .insertInto("messaging_inbox")
-        .values({ grp: group, msg_id: message.id, processed_at: this.#clock.now() })
-        .onConflict((oc) => oc.columns(["grp", "msg_id"]).doNothing())
-        .executeTakeFirst();
-      if (Number(claimed.numInsertedOrUpdatedRows ?? 0) === 0) return { duplicate: true } as const;
+      const claimed = await CLAIM.execute(trx, {
+        grp: group,
+        msg_id: message.id,
+        processed_at: this.#clock.now(),
+      });
+      if (Number(claimed.numAffectedRows ?? 0) === 0) return { duplicate: true } as const;
       return { duplicate: false, result: await effect(trx as unknown as Transaction<DB>) } as const;
     };
     return this.#units ? this.#units.transaction(unit) : db.transaction().execute(unit);

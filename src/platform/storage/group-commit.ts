@@ -1,5 +1,5 @@
 import { type Kysely, type KyselyPlugin, sql, type Transaction } from "kysely";
-import { type Store, sqliteHandleOf } from "./store.ts";
+import { holdSqliteConnection, type Store, sqliteHandleOf } from "./store.ts";
 
 export interface GroupCommitOptions {
   /** Units of work at most in one transaction. Default 64. */
@@ -112,6 +112,7 @@ export class GroupCommit {
         // The group's own statements go straight to SQLite: through Kysely each cost about five times the
         // statement itself, and a group runs two per unit.
         const exec = rawExec(this.#store, conn);
+        const handle = sqliteHandleOf(this.#store);
         await exec("begin immediate");
         try {
           // Units that arrive while the group runs join it, up to maxUnits.
@@ -123,7 +124,13 @@ export class GroupCommit {
               // Each unit gets its own handle on the connection: callers key per-transaction state by it
               // (the outbox's rows to hand over), and a unit rolled back must not share that with the rest.
               const trx = conn.withPlugin(NO_OP) as unknown as Transaction<unknown>;
-              const value = await unit.fn(trx);
+              const held = handle && holdSqliteConnection(trx, handle);
+              let value: unknown;
+              try {
+                value = await unit.fn(trx);
+              } finally {
+                held?.release();
+              }
               await exec("release bwk_unit");
               done.push({ unit, value, trx });
             } catch (error) {

@@ -84,6 +84,22 @@ export function sqliteHandleOf(store: Store): NodeSqliteDatabase | undefined {
   return sqliteHandles.get(store);
 }
 
+const heldConnections = new WeakMap<object, NodeSqliteDatabase>();
+
+/**
+ * Marks `db`, a handle bound to one SQLite connection, as holding that connection exclusively until
+ * `release` (a group commit's unit): statements given it may then run on the connection directly
+ * (PreparedStatement) instead of through Kysely's executor, which would only find it held anyway.
+ */
+export function holdSqliteConnection(db: object, connection: NodeSqliteDatabase): { release(): void } {
+  heldConnections.set(db, connection);
+  return { release: () => heldConnections.delete(db) };
+}
+
+export function sqliteConnectionHeldBy(db: object): NodeSqliteDatabase | undefined {
+  return heldConnections.get(db);
+}
+
 class KyselyStore<DB> implements Store<DB> {
   readonly kind: StoreKind;
   readonly db: Kysely<DB>;

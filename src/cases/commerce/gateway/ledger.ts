@@ -1,6 +1,22 @@
 import { randomUUID } from "node:crypto";
 import type { Kysely, Transaction } from "kysely";
+import { type Placeholders, prepare } from "../../../platform/storage/index.ts";
 import type { GatewayChargesTable, GatewayDb, GatewayRefundsTable } from "./migrations.ts";
+
+/** Every charge's row, prepared (see PreparedStatement). */
+const INSERT_CHARGE = prepare((db: Kysely<GatewayDb>, p: Placeholders<GatewayChargesTable>) =>
+  db.insertInto("gw_charges").values({
+    id: p("id"),
+    idempotency_key: p("idempotency_key"),
+    amount_cents: p("amount_cents"),
+    currency: p("currency"),
+    source: p("source"),
+    reference: p("reference"),
+    status: p("status"),
+    refunded_cents: p("refunded_cents"),
+    created_at: p("created_at"),
+  }),
+);
 
 export interface Charge {
   id: string;
@@ -59,7 +75,7 @@ export class GatewayLedger {
       refunded_cents: 0,
       created_at: input.now,
     };
-    await trx.insertInto("gw_charges").values(row).execute();
+    await INSERT_CHARGE.execute(trx, row);
     return toCharge(row);
   }
 

@@ -1,7 +1,52 @@
 import type { Kysely, Transaction } from "kysely";
-import type { InventoryDb, ProductsTable } from "./migrations.ts";
+import { type Placeholders, prepare } from "../../../platform/storage/index.ts";
+import type { InventoryDb, ProductsTable, ReservationsTable } from "./migrations.ts";
 
 type Db = Kysely<InventoryDb> | Transaction<InventoryDb>;
+
+// The statements every order runs, prepared (see PreparedStatement).
+const RESERVATIONS_OF = prepare((db: Kysely<InventoryDb>, p: Placeholders<{ order_id: string }>) =>
+  db.selectFrom("inv_reservations").selectAll().where("order_id", "=", p("order_id")),
+);
+const PRICE_OF = prepare((db: Kysely<InventoryDb>, p: Placeholders<{ sku: string }>) =>
+  db.selectFrom("inv_products").select(["sku", "price_cents"]).where("sku", "=", p("sku")),
+);
+const TAKE = prepare((db: Kysely<InventoryDb>, p: Placeholders<{ sku: string; qty: number }>) =>
+  db
+    .updateTable("inv_products")
+    .set((eb) => ({ available: eb("available", "-", p("qty")), reserved: eb("reserved", "+", p("qty")) }))
+    .where("sku", "=", p("sku"))
+    .where("available", ">=", p("qty")),
+);
+const HOLD = prepare(
+  (
+    db: Kysely<InventoryDb>,
+    p: Placeholders<Pick<ReservationsTable, "order_id" | "sku" | "qty" | "expires_at" | "created_at">>,
+  ) =>
+    db.insertInto("inv_reservations").values({
+      order_id: p("order_id"),
+      sku: p("sku"),
+      qty: p("qty"),
+      status: "held",
+      expires_at: p("expires_at"),
+      created_at: p("created_at"),
+      updated_at: p("created_at"),
+    }),
+);
+const CONFIRM_HELD = prepare((db: Kysely<InventoryDb>, p: Placeholders<{ order_id: string; now: number }>) =>
+  db
+    .updateTable("inv_reservations")
+    .set({ status: "confirmed", updated_at: p("now") })
+    .where("order_id", "=", p("order_id"))
+    .where("status", "=", "held")
+    .returning(["sku", "qty"]),
+);
+const SELL = prepare((db: Kysely<InventoryDb>, p: Placeholders<{ sku: string; qty: number }>) =>
+  db
+    .updateTable("inv_products")
+    .set((eb) => ({ reserved: eb("reserved", "-", p("qty")), sold: eb("sold", "+", p("qty")) }))
+    .where("sku", "=", p("sku")),
+);
 
 export interface LineItem {
   sku: string;
@@ -97,11 +142,7 @@ export class InventoryRepository {
     now: number,
     expiresAt: number,
   ): Promise<ReserveResult> {
-    const existing = await trx
-      .selectFrom("inv_reservations")
-      .selectAll()
-      .where("order_id", "=", orderId)
-      .execute();
+    const { rows: existing } = await RESERVATIONS_OF.execute(trx, { order_id: orderId });
     if (existing.length > 0) {
       const prices = await this.#prices(
         trx,
@@ -131,20 +172,15 @@ export class InventoryRepository {
       }
       taken.push(item);
     }
-    await trx
-      .insertInto("inv_reservations")
-      .values(
-        merged.map((i) => ({
-          order_id: orderId,
-          sku: i.sku,
-          qty: i.qty,
-          status: "held",
-          expires_at: expiresAt,
-          created_at: now,
-          updated_at: now,
-        })),
-      )
-      .execute();
+    for (const i of merged) {
+      await HOLD.execute(trx, {
+        order_id: orderId,
+        sku: i.sku,
+        qty: i.qty,
+        expires_at: expiresAt,
+        created_at: now,
+      });
+    }
     const lines = merged.map((i) => ({ ...i, priceCents: prices.get(i.sku)! }));
     return { ok: true, items: lines, totalCents: total(lines), alreadyReserved: false };
   }
@@ -210,13 +246,18 @@ export class InventoryRepository {
   ): Promise<boolean> {
     if (to !== "released") {
       // From "held" only: one conditional update moves the lines and says which moved.
-      let moveHeld = trx
-        .updateTable("inv_reservations")
-        .set({ status: to, updated_at: now })
-        .where("order_id", "=", orderId)
-        .where("status", "=", "held");
-      if (expiredBefore !== undefined) moveHeld = moveHeld.where("expires_at", "<", expiredBefore);
-      const moved = await moveHeld.returning(["sku", "qty"]).execute();
+      let moved: Array<{ sku: string; qty: number }>;
+      if (to === "confirmed" && expiredBefore === undefined) {
+        moved = (await CONFIRM_HELD.execute(trx, { order_id: orderId, now })).rows;
+      } else {
+        let moveHeld = trx
+          .updateTable("inv_reservations")
+          .set({ status: to, updated_at: now })
+          .where("order_id", "=", orderId)
+          .where("status", "=", "held");
+        if (expiredBefore !== undefined) moveHeld = moveHeld.where("expires_at", "<", expiredBefore);
+        moved = await moveHeld.returning(["sku", "qty"]).execute();
+      }
       // Products in SKU order, as reserve() takes them: two orders never lock the same two the other way round.
       moved.sort((a, b) => (a.sku < b.sku ? -1 : a.sku > b.sku ? 1 : 0));
       for (const line of moved) await this.#stockOf(trx, line.sku, Number(line.qty), "held", to);
@@ -250,6 +291,10 @@ export class InventoryRepository {
 
   /** Moves a settled line's units in the product's counters. */
   async #stockOf(trx: Transaction<InventoryDb>, sku: string, qty: number, from: string, to: string) {
+    if (to === "confirmed") {
+      await SELL.execute(trx, { sku, qty });
+      return;
+    }
     const was = from === "confirmed" ? "sold" : "reserved";
     await trx
       .updateTable("inv_products")
@@ -264,6 +309,10 @@ export class InventoryRepository {
 
   async #prices(db: Db, skus: string[]): Promise<Map<string, number>> {
     if (skus.length === 0) return new Map();
+    if (skus.length === 1) {
+      const row = await PRICE_OF.first(db, { sku: skus[0]! });
+      return new Map(row ? [[row.sku, Number(row.price_cents)]] : []);
+    }
     const rows = await db
       .selectFrom("inv_products")
       .select(["sku", "price_cents"])
@@ -274,13 +323,8 @@ export class InventoryRepository {
 }
 
 async function takeAtomically(trx: Transaction<InventoryDb>, item: LineItem): Promise<boolean> {
-  const result = await trx
-    .updateTable("inv_products")
-    .set((eb) => ({ available: eb("available", "-", item.qty), reserved: eb("reserved", "+", item.qty) }))
-    .where("sku", "=", item.sku)
-    .where("available", ">=", item.qty)
-    .executeTakeFirst();
-  return Number(result.numUpdatedRows) === 1;
+  const result = await TAKE.execute(trx, { sku: item.sku, qty: item.qty });
+  return Number(result.numAffectedRows) === 1;
 }
 
 async function giveBack(trx: Transaction<InventoryDb>, item: LineItem): Promise<void> {

@@ -1,8 +1,96 @@
 import type { Kysely, Transaction } from "kysely";
+import { type Placeholders, prepare } from "../../../platform/storage/index.ts";
 import type { LineItem } from "../inventory/index.ts";
 import type { OrderDb, OrdersTable } from "./migrations.ts";
 
 type Db = Kysely<OrderDb> | Transaction<OrderDb>;
+
+// The saga's statements, prepared: each order runs every one of them (see PreparedStatement).
+const INSERT = prepare(
+  (
+    db: Kysely<OrderDb>,
+    p: Placeholders<
+      Pick<OrdersTable, "id" | "customer_id" | "items" | "payment_token" | "created_at" | "deadline_at">
+    >,
+  ) =>
+    db.insertInto("ord_orders").values({
+      id: p("id"),
+      customer_id: p("customer_id"),
+      status: "PENDING",
+      reason: null,
+      items: p("items"),
+      total_cents: null,
+      payment_state: "none",
+      charge_id: null,
+      payment_token: p("payment_token"),
+      created_at: p("created_at"),
+      updated_at: p("created_at"),
+      deadline_at: p("deadline_at"),
+      redrives: 0,
+      stock_committed: 0,
+    }),
+);
+const STEP = prepare(
+  (
+    db: Kysely<OrderDb>,
+    p: Placeholders<{ order_id: string; step: string; at: number; detail: string | null }>,
+  ) =>
+    db
+      .insertInto("ord_timeline")
+      .values({ order_id: p("order_id"), step: p("step"), at: p("at"), detail: p("detail") })
+      .onConflict((oc) => oc.columns(["order_id", "step"]).doNothing()),
+);
+const FINISH = prepare(
+  (
+    db: Kysely<OrderDb>,
+    p: Placeholders<{ id: string; status: string; reason: string | null; now: number }>,
+  ) =>
+    db
+      .updateTable("ord_orders")
+      .set({ status: p("status"), reason: p("reason"), updated_at: p("now") })
+      .where("id", "=", p("id"))
+      .where("status", "=", "PENDING"),
+);
+const SETTLEMENT = ["status", "payment_state", "stock_committed"] as const;
+const SET_PAYMENT = prepare(
+  (db: Kysely<OrderDb>, p: Placeholders<{ id: string; state: string; now: number }>) =>
+    db
+      .updateTable("ord_orders")
+      .set({ payment_state: p("state"), updated_at: p("now") })
+      .where("id", "=", p("id"))
+      .returning(SETTLEMENT),
+);
+const SET_PAYMENT_AND_CHARGE = prepare(
+  (db: Kysely<OrderDb>, p: Placeholders<{ id: string; state: string; charge_id: string; now: number }>) =>
+    db
+      .updateTable("ord_orders")
+      .set({ payment_state: p("state"), charge_id: p("charge_id"), updated_at: p("now") })
+      .where("id", "=", p("id"))
+      .returning(SETTLEMENT),
+);
+const MARK_STOCK_COMMITTED = prepare((db: Kysely<OrderDb>, p: Placeholders<{ id: string; now: number }>) =>
+  db
+    .updateTable("ord_orders")
+    .set({ stock_committed: 1, updated_at: p("now") })
+    .where("id", "=", p("id"))
+    .returning(SETTLEMENT),
+);
+const CONFIRM_IF_SETTLED = prepare((db: Kysely<OrderDb>, p: Placeholders<{ id: string; now: number }>) =>
+  db
+    .updateTable("ord_orders")
+    .set({ status: "CONFIRMED", reason: null, updated_at: p("now") })
+    .where("id", "=", p("id"))
+    .where("status", "=", "PENDING")
+    .where("payment_state", "=", "captured")
+    .where("stock_committed", "=", 1),
+);
+const SET_TOTAL = prepare(
+  (db: Kysely<OrderDb>, p: Placeholders<{ id: string; total_cents: number; now: number }>) =>
+    db
+      .updateTable("ord_orders")
+      .set({ total_cents: p("total_cents"), updated_at: p("now") })
+      .where("id", "=", p("id")),
+);
 
 export type OrderStatus = "PENDING" | "CONFIRMED" | "CANCELLED";
 
@@ -43,46 +131,26 @@ export class OrderRepository {
   }
 
   async insert(trx: Db, order: NewOrder): Promise<void> {
-    await trx
-      .insertInto("ord_orders")
-      .values({
-        id: order.id,
-        customer_id: order.customerId,
-        status: "PENDING",
-        reason: null,
-        items: JSON.stringify(order.items),
-        total_cents: null,
-        payment_state: "none",
-        charge_id: null,
-        payment_token: order.paymentToken,
-        created_at: order.now,
-        updated_at: order.now,
-        deadline_at: order.deadlineAt,
-        redrives: 0,
-        stock_committed: 0,
-      })
-      .execute();
+    await INSERT.execute(trx, {
+      id: order.id,
+      customer_id: order.customerId,
+      items: JSON.stringify(order.items),
+      payment_token: order.paymentToken,
+      created_at: order.now,
+      deadline_at: order.deadlineAt,
+    });
     await this.step(trx, order.id, "OrderCreated", order.now);
   }
 
   /** Records a saga step once (the first time it happens). */
   async step(trx: Db, orderId: string, step: string, at: number, detail?: string): Promise<void> {
-    await trx
-      .insertInto("ord_timeline")
-      .values({ order_id: orderId, step, at, detail: detail ?? null })
-      .onConflict((oc) => oc.columns(["order_id", "step"]).doNothing())
-      .execute();
+    await STEP.execute(trx, { order_id: orderId, step, at, detail: detail ?? null });
   }
 
   /** PENDING → CONFIRMED or CANCELLED. False when the order had already left PENDING. */
   async finish(trx: Db, orderId: string, status: "CONFIRMED" | "CANCELLED", now: number, reason?: string) {
-    const result = await trx
-      .updateTable("ord_orders")
-      .set({ status, reason: reason ?? null, updated_at: now })
-      .where("id", "=", orderId)
-      .where("status", "=", "PENDING")
-      .executeTakeFirst();
-    const moved = Number(result.numUpdatedRows) === 1;
+    const result = await FINISH.execute(trx, { id: orderId, status, reason: reason ?? null, now });
+    const moved = Number(result.numAffectedRows) === 1;
     if (moved)
       await this.step(
         trx,
@@ -105,23 +173,15 @@ export class OrderRepository {
     chargeId: string | null,
     now: number,
   ): Promise<Settlement | undefined> {
-    const row = await trx
-      .updateTable("ord_orders")
-      .set({ payment_state: state, ...(chargeId ? { charge_id: chargeId } : {}), updated_at: now })
-      .where("id", "=", orderId)
-      .returning(["status", "payment_state", "stock_committed"])
-      .executeTakeFirst();
+    const row = chargeId
+      ? await SET_PAYMENT_AND_CHARGE.first(trx, { id: orderId, state, charge_id: chargeId, now })
+      : await SET_PAYMENT.first(trx, { id: orderId, state, now });
     return row && toSettlement(row);
   }
 
   /** Records that the order's stock is committed (sold) and returns what the row knows now; see setPayment. */
   async markStockCommitted(trx: Db, orderId: string, now: number): Promise<Settlement | undefined> {
-    const row = await trx
-      .updateTable("ord_orders")
-      .set({ stock_committed: 1, updated_at: now })
-      .where("id", "=", orderId)
-      .returning(["status", "payment_state", "stock_committed"])
-      .executeTakeFirst();
+    const row = await MARK_STOCK_COMMITTED.first(trx, { id: orderId, now });
     return row && toSettlement(row);
   }
 
@@ -135,25 +195,14 @@ export class OrderRepository {
    */
   async confirmIfSettled(trx: Db, orderId: string, now: number, settlement: Settlement | undefined) {
     if (settlement?.status !== "PENDING" || !settlement.paid || !settlement.stockCommitted) return false;
-    const result = await trx
-      .updateTable("ord_orders")
-      .set({ status: "CONFIRMED", reason: null, updated_at: now })
-      .where("id", "=", orderId)
-      .where("status", "=", "PENDING")
-      .where("payment_state", "=", "captured")
-      .where("stock_committed", "=", 1)
-      .executeTakeFirst();
-    if (Number(result.numUpdatedRows) !== 1) return false;
+    const result = await CONFIRM_IF_SETTLED.execute(trx, { id: orderId, now });
+    if (Number(result.numAffectedRows) !== 1) return false;
     await this.step(trx, orderId, "OrderConfirmed", now);
     return true;
   }
 
   async setTotal(trx: Db, orderId: string, totalCents: number, now: number): Promise<void> {
-    await trx
-      .updateTable("ord_orders")
-      .set({ total_cents: totalCents, updated_at: now })
-      .where("id", "=", orderId)
-      .execute();
+    await SET_TOTAL.execute(trx, { id: orderId, total_cents: totalCents, now });
   }
 
   async get(orderId: string): Promise<OrderView | undefined> {

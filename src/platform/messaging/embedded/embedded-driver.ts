@@ -1,5 +1,5 @@
 import { type Kysely, sql } from "kysely";
-import type { Store } from "../../storage/index.ts";
+import { type Placeholders, prepare, type Store } from "../../storage/index.ts";
 import { type Clock, systemClock, type TimerHandle } from "../../time/index.ts";
 import type { LogDriver, LogRecord, PartitionReader, StoredMessage } from "../driver.ts";
 import { MessagingError } from "../errors.ts";
@@ -7,6 +7,31 @@ import type { BusCapabilities, GroupPosition, TopicSpec } from "../types.ts";
 import { type CommittedRow, LogReader } from "./log-readers.ts";
 import { type MessagingTables, messagingMigrations } from "./schema.ts";
 import { SqlLeaseStore } from "./sql-leases.ts";
+
+type LogRow = Omit<MessagingTables["messaging_log"], "seq">;
+
+/**
+ * One event appended, as a saga step does: a plain VALUES row costs SQLite less than half of unpacking a
+ * one-element array (9 against 17 µs measured alone, 24 against 33 µs inside the commerce bench's groups),
+ * and it is prepared. json() checks and normalizes the text as json_each does in appendWith's batch path,
+ * so both store the same.
+ */
+const APPEND_ONE = prepare((db: Kysely<MessagingTables>, p: Placeholders<LogRow>) =>
+  db
+    .insertInto("messaging_log")
+    .values({
+      topic: p("topic"),
+      partition: p("partition"),
+      msg_id: p("msg_id"),
+      key: p("key"),
+      type: p("type"),
+      version: p("version"),
+      headers: sql<string>`json(${p("headers")})`,
+      payload: sql<string>`json(${p("payload")})`,
+      published_at: p("published_at"),
+    })
+    .returning("seq"),
+);
 
 export interface EmbeddedDriverOptions {
   /** A SQLite store; the log lives beside the domain tables, so an outbox can append in the same transaction. */
@@ -111,6 +136,21 @@ export class EmbeddedLogDriver implements LogDriver {
     records: readonly LogRecord[],
   ): Promise<CommittedRow[]> {
     if (records.length === 0) return [];
+    if (records.length === 1) {
+      const [r] = records as [LogRecord];
+      const { rows } = await APPEND_ONE.execute(db, {
+        topic,
+        partition: r.partition,
+        msg_id: r.id,
+        key: r.key,
+        type: r.type,
+        version: r.version,
+        headers: JSON.stringify(r.headers),
+        payload: r.data,
+        published_at: r.publishedAt,
+      });
+      return [{ ...r, topic, offset: rows[0]!.seq }];
+    }
     // One statement per batch: the rows travel as one JSON array that SQLite unpacks in C (json_each),
     // several times faster than a multi-row VALUES list built and bound per column. json_each inserts them
     // in array order, so the sorted sequences line up with the records.
