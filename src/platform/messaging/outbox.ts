@@ -1,4 +1,4 @@
-import { randomUUID } from "node:crypto";
+import { randomUUIDv7 } from "node:crypto";
 import type { Kysely } from "kysely";
 import type { Store } from "../storage/index.ts";
 import { type Clock, systemClock } from "../time/index.ts";
@@ -68,7 +68,8 @@ export class Outbox {
       // The send span is the enqueue: that is when the event came to be; the consumer links to it.
       startSendSpan(this.#system, item.topic, headers).end();
       return {
-        msg_id: item.id ?? randomUUID(),
+        // Time-ordered: each consumer's inbox record, keyed by it, then goes in at the end of the inbox index.
+        msg_id: item.id ?? randomUUIDv7(),
         topic: item.topic,
         key: item.key,
         type: item.event.type,

@@ -1,4 +1,4 @@
-import { randomUUID } from "node:crypto";
+import { randomUUIDv7 } from "node:crypto";
 import type { Kysely, Transaction } from "kysely";
 import { type Placeholders, prepare } from "../../../platform/storage/index.ts";
 import type { GatewayChargesTable, GatewayDb, GatewayRefundsTable } from "./migrations.ts";
@@ -65,7 +65,8 @@ export class GatewayLedger {
     },
   ): Promise<Charge> {
     const row: GatewayChargesTable = {
-      id: `ch_${randomUUID().replaceAll("-", "")}`,
+      // Time-ordered ids keep inserts at the end of the index (see the order id in order-service.ts).
+      id: `ch_${randomUUIDv7().replaceAll("-", "")}`,
       idempotency_key: input.idempotencyKey,
       amount_cents: input.amountCents,
       currency: input.currency,
@@ -93,7 +94,7 @@ export class GatewayLedger {
       .executeTakeFirst();
     if (Number(updated.numUpdatedRows) !== 1) return undefined;
     const row: GatewayRefundsTable = {
-      id: `re_${randomUUID().replaceAll("-", "")}`,
+      id: `re_${randomUUIDv7().replaceAll("-", "")}`,
       charge_id: input.chargeId,
       idempotency_key: input.idempotencyKey,
       amount_cents: input.amountCents,

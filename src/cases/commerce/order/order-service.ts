@@ -1,4 +1,4 @@
-import { randomUUID } from "node:crypto";
+import { randomUUIDv7 } from "node:crypto";
 import { type Static, Type } from "@sinclair/typebox";
 import type { Kysely } from "kysely";
 import { HttpProblem, type Service } from "../../../platform/http/index.ts";
@@ -86,7 +86,9 @@ export async function createOrderService(ctx: CommerceContext): Promise<OrderSer
     input: { customerId: string; items: Array<{ sku: string; qty: number }>; paymentToken: string },
     alsoInTransaction?: (trx: Kysely<OrderDb>, orderId: string) => Promise<void>,
   ): Promise<string> => {
-    const orderId = randomUUID();
+    // Time-ordered, so the rows keyed by it (order, timeline, reservation, payment) go in at the end of their
+    // indexes: a group commit then writes a few shared pages instead of one random page per order per index.
+    const orderId = randomUUIDv7();
     const now = ctx.clock.now();
     await transact<OrderDb, void>(ctx.units, ctx.events, async (trx, emit) => {
       await repository.insert(trx, {
@@ -106,7 +108,7 @@ export async function createOrderService(ctx: CommerceContext): Promise<OrderSer
    * customer's request, with no bus, no outbox and no compensation if a step dies midway.
    */
   const checkoutSynchronously = async (body: Static<typeof OrderBody>) => {
-    const orderId = randomUUID();
+    const orderId = randomUUIDv7();
     const now = ctx.clock.now();
     await db.transaction().execute((trx) =>
       repository.insert(trx, {
