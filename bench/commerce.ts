@@ -353,6 +353,7 @@ async function raw(profile: Profile): Promise<number> {
     await db.transaction().execute((trx) =>
       orders.insert(trx, {
         id,
+        accessTokenHash: "0".repeat(64),
         customerId: `c${i}`,
         items,
         paymentToken: "tok_visa",

@@ -10,6 +10,9 @@ import type { StoreTarget } from "../../support/stores.ts";
 
 const logger = createLogger({ level: process.env.BULWARK_TEST_LOG ?? "silent" });
 
+/** The admin token of the harness's services: it may read any order. */
+export const ADMIN_TOKEN = "t".repeat(32);
+
 export interface OrderStatusView {
   orderId: string;
   status: string;
@@ -43,7 +46,7 @@ export function commerceHarness(target: StoreTarget) {
       ...(sameStoreLog ? { sameStoreLog } : {}),
       logger,
       registry: createMetricsRegistry(),
-      admin: { enabled: true, token: "t".repeat(32) },
+      admin: { enabled: true, token: ADMIN_TOKEN },
       ...extra,
     });
     running.push({ commerce, bus, stores: [store, gatewayStore] });
@@ -54,8 +57,13 @@ export function commerceHarness(target: StoreTarget) {
         headers: { "content-type": "application/json", ...(key ? { "idempotency-key": key } : {}) },
         body: JSON.stringify(body),
       });
+    // The tests read every order as an operator; order-access.test.ts covers the customers' own tokens.
     const status = async (orderId: string) =>
-      (await (await fetch(`${urls.order}/orders/${orderId}`)).json()) as OrderStatusView;
+      (await (
+        await fetch(`${urls.order}/orders/${orderId}`, {
+          headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+        })
+      ).json()) as OrderStatusView;
     const settled = (orderId: string, timeoutMs = 20_000) =>
       eventually(
         async () => {

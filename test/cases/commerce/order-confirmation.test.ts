@@ -27,6 +27,7 @@ describe.each(targets)("order confirmation on $name", (target) => {
       db.transaction().execute((trx) =>
         repo.insert(trx, {
           id,
+          accessTokenHash: "0".repeat(64),
           customerId: "c-1",
           items: [{ sku: "MOUSE-01", qty: 1 }],
           paymentToken: "tok_visa",
@@ -118,7 +119,10 @@ describe.each(targets)("order confirmation on $name", (target) => {
       .insertInto("ord_timeline")
       .values({ order_id: "o-old-committed", step: "StockCommitted", at: 2, detail: null })
       .execute();
-    expect(await store.migrate("order", orderMigrations)).toEqual(["002_stock_committed"]);
+    expect(await store.migrate("order", orderMigrations)).toEqual([
+      "002_stock_committed",
+      "003_access_token",
+    ]);
     const repo = new OrderRepository(db);
     expect((await repo.raw("o-old-committed"))?.stock_committed).toBe(1);
     expect((await repo.raw("o-old-open"))?.stock_committed).toBe(0);

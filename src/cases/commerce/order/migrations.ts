@@ -18,6 +18,11 @@ export interface OrdersTable {
   redrives: number;
   /** 1 once inventory reported the order's stock committed (sold), else 0. */
   stock_committed: number;
+  /**
+   * SHA-256 (hex) of the order's access token, which `POST /orders` gave its caller: `GET /orders/:id` shows
+   * the order only to that token (or the admin token). Null for orders placed before tokens existed.
+   */
+  access_token_hash: string | null;
 }
 
 export interface OrderTimelineTable {
@@ -89,6 +94,13 @@ export const orderMigrations: Migration[] = [
           ),
         )
         .execute();
+    },
+  },
+  {
+    // Object-level authorization (OWASP API1): an order is shown only to whoever placed it.
+    id: "003_access_token",
+    async up(db) {
+      await db.schema.alterTable("ord_orders").addColumn("access_token_hash", "varchar(64)").execute();
     },
   },
 ];

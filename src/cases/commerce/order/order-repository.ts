@@ -10,7 +10,10 @@ const INSERT = prepare(
   (
     db: Kysely<OrderDb>,
     p: Placeholders<
-      Pick<OrdersTable, "id" | "customer_id" | "items" | "payment_token" | "created_at" | "deadline_at">
+      Pick<
+        OrdersTable,
+        "id" | "customer_id" | "items" | "payment_token" | "created_at" | "deadline_at" | "access_token_hash"
+      >
     >,
   ) =>
     db.insertInto("ord_orders").values({
@@ -28,6 +31,7 @@ const INSERT = prepare(
       deadline_at: p("deadline_at"),
       redrives: 0,
       stock_committed: 0,
+      access_token_hash: p("access_token_hash"),
     }),
 );
 const STEP = prepare(
@@ -116,6 +120,8 @@ export interface Settlement {
 
 export interface NewOrder {
   id: string;
+  /** SHA-256 (hex) of the access token handed to the customer; see OrdersTable.access_token_hash. */
+  accessTokenHash: string;
   customerId: string;
   items: LineItem[];
   paymentToken: string;
@@ -138,6 +144,7 @@ export class OrderRepository {
       payment_token: order.paymentToken,
       created_at: order.now,
       deadline_at: order.deadlineAt,
+      access_token_hash: order.accessTokenHash,
     });
     await this.step(trx, order.id, "OrderCreated", order.now);
   }
@@ -206,6 +213,11 @@ export class OrderRepository {
   }
 
   async get(orderId: string): Promise<OrderView | undefined> {
+    return (await this.find(orderId))?.view;
+  }
+
+  /** The order as its customer sees it, and the hash its access token must match (never shown). */
+  async find(orderId: string): Promise<{ view: OrderView; accessTokenHash: string | null } | undefined> {
     const row = await this.#db
       .selectFrom("ord_orders")
       .selectAll()
@@ -218,7 +230,7 @@ export class OrderRepository {
       .where("order_id", "=", orderId)
       .orderBy("at")
       .execute();
-    return toView(row, steps);
+    return { view: toView(row, steps), accessTokenHash: row.access_token_hash };
   }
 
   async raw(orderId: string, db: Db = this.#db): Promise<OrdersTable | undefined> {

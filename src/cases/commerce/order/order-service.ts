@@ -1,4 +1,4 @@
-import { randomUUIDv7 } from "node:crypto";
+import { createHash, randomBytes, randomUUIDv7, timingSafeEqual } from "node:crypto";
 import { type Static, Type } from "@sinclair/typebox";
 import type { Kysely } from "kysely";
 import { HttpProblem, type Service } from "../../../platform/http/index.ts";
@@ -63,12 +63,40 @@ export interface OrderService {
   }): Promise<string>;
 }
 
+/**
+ * What lets a customer read their order (OWASP API1, object-level authorization), as Stripe's client
+ * secret does: a random token given to whoever placed the order, of which only the SHA-256 is kept with it.
+ * Customers have no accounts here, so the token stands in for "the customer who placed it".
+ */
+interface AccessToken {
+  token: string;
+  hash: string;
+}
+
+function newAccessToken(): AccessToken {
+  const token = randomBytes(24).toString("base64url");
+  return { token, hash: sha256(token) };
+}
+
+function sha256(text: string): string {
+  return createHash("sha256").update(text).digest("hex");
+}
+
+/** Whether `presented` is the token whose hash the order keeps (orders from before tokens have none). */
+function mayRead(accessTokenHash: string | null, presented: string): boolean {
+  if (accessTokenHash === null) return false;
+  return timingSafeEqual(Buffer.from(sha256(presented)), Buffer.from(accessTokenHash));
+}
+
 /** Takes orders (202 PENDING), follows the saga's events to CONFIRMED or CANCELLED, and re-drives stuck sagas. */
 export async function createOrderService(ctx: CommerceContext): Promise<OrderService> {
   await ctx.store.migrate("order", orderMigrations);
   await ctx.store.migrate("idempotency", idempotencyMigrations);
   const db = ctx.store.db as Kysely<OrderDb>;
   const repository = new OrderRepository(db);
+  /** Operators holding the admin token (when admin is enabled) may read any order. */
+  const isAdmin = (presented: string) =>
+    ctx.admin.enabled && ctx.admin.token !== undefined && mayRead(sha256(ctx.admin.token), presented);
   const idempotency = new IdempotencyStore(ctx.store.db as Kysely<IdempotencyDb>, {
     clock: ctx.clock,
     // Concurrent requests' claims share a commit on SQLite, like the saga's steps.
@@ -84,6 +112,7 @@ export async function createOrderService(ctx: CommerceContext): Promise<OrderSer
   /** Writes a PENDING order and its OrderCreated event together; `alsoInTransaction` joins that transaction. */
   const place = async (
     input: { customerId: string; items: Array<{ sku: string; qty: number }>; paymentToken: string },
+    accessTokenHash: string,
     alsoInTransaction?: (trx: Kysely<OrderDb>, orderId: string) => Promise<void>,
   ): Promise<string> => {
     // Time-ordered, so the rows keyed by it (order, timeline, reservation, payment) go in at the end of their
@@ -93,6 +122,7 @@ export async function createOrderService(ctx: CommerceContext): Promise<OrderSer
     await transact<OrderDb, void>(ctx.units, ctx.events, async (trx, emit) => {
       await repository.insert(trx, {
         id: orderId,
+        accessTokenHash,
         ...input,
         now,
         deadlineAt: now + ctx.config.sagaDeadlineMs,
@@ -107,12 +137,13 @@ export async function createOrderService(ctx: CommerceContext): Promise<OrderSer
    * The "before" architecture, kept for the lab: one HTTP call chain (reserve, charge, commit) inside the
    * customer's request, with no bus, no outbox and no compensation if a step dies midway.
    */
-  const checkoutSynchronously = async (body: Static<typeof OrderBody>) => {
+  const checkoutSynchronously = async (body: Static<typeof OrderBody>, access: AccessToken) => {
     const orderId = randomUUIDv7();
     const now = ctx.clock.now();
     await db.transaction().execute((trx) =>
       repository.insert(trx, {
         id: orderId,
+        accessTokenHash: access.hash,
         customerId: body.customerId,
         items: body.items,
         paymentToken: body.payment.token,
@@ -136,7 +167,7 @@ export async function createOrderService(ctx: CommerceContext): Promise<OrderSer
       await db
         .transaction()
         .execute((trx) => repository.finish(trx, orderId, status, ctx.clock.now(), reason));
-      return { orderId, status, ...(reason ? { reason } : {}) };
+      return { orderId, status, ...(reason ? { reason } : {}), accessToken: access.token };
     };
     const reserved = await call("inventory", `/internal/reservations/${orderId}`, { items: body.items });
     if (reserved.status !== 200) {
@@ -173,18 +204,21 @@ export async function createOrderService(ctx: CommerceContext): Promise<OrderSer
     { schema: { body: OrderBody }, config: { idempotency: true } },
     async (request, reply) => {
       const body: Static<typeof OrderBody> = request.body;
-      if (!ctx.config.patterns.asyncSaga) return reply.code(201).send(await checkoutSynchronously(body));
+      const access = newAccessToken();
+      if (!ctx.config.patterns.asyncSaga) {
+        return reply.code(201).send(await checkoutSynchronously(body, access));
+      }
+      const accepted = (orderId: string) => ({ orderId, status: "PENDING", accessToken: access.token });
       const orderId = await place(
         { customerId: body.customerId, items: body.items, paymentToken: body.payment.token },
+        access.hash,
         async (trx, id) => {
-          // The stored response commits with the order: a retry can never see a key without its order.
-          await request.idempotency?.finishWith(trx as unknown as Kysely<IdempotencyDb>, 202, {
-            orderId: id,
-            status: "PENDING",
-          });
+          // The stored response commits with the order: a retry can never see a key without its order,
+          // and gets the same access token back.
+          await request.idempotency?.finishWith(trx as unknown as Kysely<IdempotencyDb>, 202, accepted(id));
         },
       );
-      return reply.code(202).header("location", `/orders/${orderId}`).send({ orderId, status: "PENDING" });
+      return reply.code(202).header("location", `/orders/${orderId}`).send(accepted(orderId));
     },
   );
 
@@ -192,9 +226,22 @@ export async function createOrderService(ctx: CommerceContext): Promise<OrderSer
     "/orders/:id",
     { schema: { params: Type.Object({ id: Type.String({ maxLength: 64 }) }) } },
     async (request) => {
-      const order = await repository.get(request.params.id);
-      if (!order) throw new HttpProblem(404, "not-found", "No such order", request.params.id);
-      return order;
+      const header = request.headers.authorization;
+      const presented = header?.startsWith("Bearer ") ? header.slice(7) : undefined;
+      if (!presented) {
+        throw new HttpProblem(
+          401,
+          "unauthenticated",
+          "An order's access token is required",
+          "send Authorization: Bearer <accessToken>, as POST /orders returned it",
+        );
+      }
+      const found = await repository.find(request.params.id);
+      // A wrong token and an unknown order get the same answer: a token proves nothing about other orders.
+      if (!found || !(mayRead(found.accessTokenHash, presented) || isAdmin(presented))) {
+        throw new HttpProblem(404, "not-found", "No such order", request.params.id);
+      }
+      return found.view;
     },
   );
 
@@ -341,5 +388,6 @@ export async function createOrderService(ctx: CommerceContext): Promise<OrderSer
       await Promise.all(subscriptions.splice(0).map((s) => s.stop()));
     },
   };
-  return { service, repository, workers, place: (input) => place(input) };
+  // In-process callers (the lab, benchmarks) read orders from the repository: their token is not kept.
+  return { service, repository, workers, place: (input) => place(input, newAccessToken().hash) };
 }
