@@ -32,6 +32,7 @@ describe.each(sqlite)("order access on $name", (target) => {
 
     const anonymous = await get(mine.orderId);
     expect(anonymous.status).toBe(401);
+    expect(anonymous.headers.get("www-authenticate")).toBe('Bearer realm="orders"');
     expect(anonymous.headers.get("content-type")).toMatch(/^application\/problem\+json/);
     // Another order's token, a made-up one and an unknown order all look the same: nothing to enumerate.
     for (const res of [

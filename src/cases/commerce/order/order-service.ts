@@ -225,10 +225,11 @@ export async function createOrderService(ctx: CommerceContext): Promise<OrderSer
   service.app.get(
     "/orders/:id",
     { schema: { params: Type.Object({ id: Type.String({ maxLength: 64 }) }) } },
-    async (request) => {
+    async (request, reply) => {
       const header = request.headers.authorization;
       const presented = header?.startsWith("Bearer ") ? header.slice(7) : undefined;
       if (!presented) {
+        reply.header("www-authenticate", 'Bearer realm="orders"'); // RFC 6750, section 3
         throw new HttpProblem(
           401,
           "unauthenticated",
