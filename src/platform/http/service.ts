@@ -227,13 +227,14 @@ export function createService(options: ServiceOptions): Service {
     const token = admin.token;
     app.register(
       async (scope) => {
-        scope.addHook("onRequest", async (request) => {
+        scope.addHook("onRequest", async (request, reply) => {
           if (!admin.allowRemote && !isLoopback(request.socket.remoteAddress)) {
             throw new HttpProblem(403, "forbidden", "Admin routes are reachable from loopback only");
           }
           const header = request.headers.authorization;
           const presented = header?.startsWith("Bearer ") ? header.slice(7) : undefined;
           if (!presented || !safeEqual(token, presented)) {
+            reply.header("www-authenticate", 'Bearer realm="admin"'); // RFC 6750, section 3
             throw new HttpProblem(
               401,
               "unauthenticated",

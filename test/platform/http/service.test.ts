@@ -199,7 +199,9 @@ describe("service kit", () => {
     const token = "t".repeat(32);
     const on = build({ admin: { enabled: true, token } });
     on.service.registerAdmin(adminRoutes);
-    expect((await on.service.app.inject({ url: "/admin/ping" })).statusCode).toBe(401);
+    const anonymous = await on.service.app.inject({ url: "/admin/ping" });
+    expect(anonymous.statusCode).toBe(401);
+    expect(anonymous.headers["www-authenticate"]).toBe('Bearer realm="admin"');
     expect(
       (await on.service.app.inject({ url: "/admin/ping", headers: { authorization: "Bearer wrong" } }))
         .statusCode,
