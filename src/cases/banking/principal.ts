@@ -1,5 +1,5 @@
 import type { FastifyReply, FastifyRequest } from "fastify";
-import { HttpProblem } from "../../platform/http/index.ts";
+import { bearerTokenOf, HttpProblem } from "../../platform/http/index.ts";
 import { tracedFetch } from "../../platform/observability/index.ts";
 
 /** Who a bearer token speaks for, once validated. `exp` is in seconds since the epoch (JWT NumericDate). */
@@ -45,12 +45,6 @@ export function isUnauthorizedError(err: unknown): err is UnauthorizedError {
 
 export function isDependencyUnavailableError(err: unknown): err is DependencyUnavailableError {
   return (err as { isDependencyUnavailableError?: unknown } | null)?.isDependencyUnavailableError === true;
-}
-
-/** The token of an `Authorization: Bearer <token>` header, if there is one. */
-export function bearerTokenOf(header: string | undefined): string | undefined {
-  const match = header ? /^Bearer\s+([\x21-\x7e]{1,4096})$/i.exec(header) : null;
-  return match?.[1];
 }
 
 /** The shape of RFC 7662's answer, as auth's `/introspect` gives it. */

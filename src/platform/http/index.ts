@@ -1,3 +1,4 @@
+export { bearerChallenge, bearerTokenOf } from "./bearer.ts";
 export {
   currentDeadline,
   DEADLINE_HEADER,

@@ -10,6 +10,7 @@ import Fastify, {
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
 import { createHttpMetrics, createMetricsRegistry } from "../observability/index.ts";
+import { bearerChallenge, bearerTokenOf } from "./bearer.ts";
 import { installDeadlines } from "./deadline.ts";
 import { HttpProblem, isHttpProblem, sendProblem, validationProblem } from "./problem.ts";
 import type { TypeBoxTypeProvider } from "./type-provider.ts";
@@ -231,13 +232,11 @@ export function createService(options: ServiceOptions): Service {
           if (!admin.allowRemote && !isLoopback(request.socket.remoteAddress)) {
             throw new HttpProblem(403, "forbidden", "Admin routes are reachable from loopback only");
           }
-          const header = request.headers.authorization;
-          const presented = header?.startsWith("Bearer ") ? header.slice(7) : undefined;
+          const presented = bearerTokenOf(request.headers.authorization);
           if (!presented || !safeEqual(token, presented)) {
-            reply.header("www-authenticate", 'Bearer realm="admin"'); // RFC 6750, section 3
-            throw new HttpProblem(
-              401,
-              "unauthenticated",
+            throw bearerChallenge(
+              reply,
+              "admin",
               "A valid admin token is required",
               "send Authorization: Bearer <token>",
             );

@@ -1,4 +1,5 @@
 import { type Kysely, type KyselyPlugin, sql, type Transaction } from "kysely";
+import type { NodeSqliteDatabase } from "./sqlite-database.ts";
 import { holdSqliteConnection, type Store, sqliteHandleOf } from "./store.ts";
 
 export interface GroupCommitOptions {
@@ -111,8 +112,8 @@ export class GroupCommit {
       await this.#store.db.connection().execute(async (conn) => {
         // The group's own statements go straight to SQLite: through Kysely each cost about five times the
         // statement itself, and a group runs two per unit.
-        const exec = rawExec(this.#store, conn);
         const handle = sqliteHandleOf(this.#store);
+        const exec = rawExec(handle, conn);
         await exec("begin immediate");
         try {
           // Units that arrive while the group runs join it, up to maxUnits.
@@ -166,8 +167,10 @@ export class GroupCommit {
 }
 
 /** Runs a statement with no parameters on the group's connection: on SQLite's handle when there is one. */
-function rawExec(store: Store, conn: Kysely<unknown>): (statement: string) => Promise<void> {
-  const handle = sqliteHandleOf(store);
+function rawExec(
+  handle: NodeSqliteDatabase | undefined,
+  conn: Kysely<unknown>,
+): (statement: string) => Promise<void> {
   if (!handle) return async (statement) => void (await sql.raw(statement).execute(conn));
   return async (statement) => handle.raw.exec(statement);
 }

@@ -1,6 +1,6 @@
 import { timingSafeEqual } from "node:crypto";
 import type { FastifyReply, FastifyRequest } from "fastify";
-import { HttpProblem } from "../http/index.ts";
+import { bearerTokenOf, HttpProblem } from "../http/index.ts";
 
 /** An `onRequest` hook that rejects (401 problem+json) any request without `Authorization: Bearer <token>`. */
 export function bearerTokenGuard(
@@ -9,8 +9,7 @@ export function bearerTokenGuard(
   if (token.length < 16) throw new Error("the control token must be at least 16 characters");
   const expected = Buffer.from(token);
   return async (request) => {
-    const header = request.headers.authorization;
-    const presented = Buffer.from(header?.startsWith("Bearer ") ? header.slice(7) : "");
+    const presented = Buffer.from(bearerTokenOf(request.headers.authorization) ?? "");
     if (presented.length !== expected.length || !timingSafeEqual(presented, expected)) {
       throw new HttpProblem(
         401,

@@ -1,6 +1,6 @@
 import type { FastifyReply, FastifyRequest } from "fastify";
 import { decodeJwt } from "jose";
-import { HttpProblem, type Service } from "../../../platform/http/index.ts";
+import { bearerTokenOf, HttpProblem, type Service } from "../../../platform/http/index.ts";
 import {
   isBrokenCircuitError,
   isBulkheadRejectedError,
@@ -18,7 +18,7 @@ import {
   type OutgoingCalls,
 } from "../clients/outgoing.ts";
 import { type BankingContext, bankingService } from "../context.ts";
-import { type Authenticator, authenticateRequest, bearerTokenOf } from "../principal.ts";
+import { type Authenticator, authenticateRequest } from "../principal.ts";
 
 export interface GatewayService {
   service: Service;

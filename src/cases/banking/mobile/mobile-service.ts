@@ -1,5 +1,5 @@
 import { Counter } from "prom-client";
-import { HttpProblem, type Service } from "../../../platform/http/index.ts";
+import { bearerTokenOf, HttpProblem, type Service } from "../../../platform/http/index.ts";
 import { isTimeoutError } from "../../../platform/resilience/index.ts";
 import { failureReason, type OutgoingCalls } from "../clients/outgoing.ts";
 import {
@@ -13,7 +13,7 @@ import {
   type SectionCallOptions,
 } from "../clients/section-clients.ts";
 import { type BankingContext, bankingService } from "../context.ts";
-import { type Authenticator, authenticateRequest, bearerTokenOf } from "../principal.ts";
+import { type Authenticator, authenticateRequest } from "../principal.ts";
 
 /** Transactions shown on the home screen. */
 export const HOME_TRANSACTIONS = 10;

@@ -1,7 +1,7 @@
 import { createHash, randomBytes, randomUUIDv7, timingSafeEqual } from "node:crypto";
 import { type Static, Type } from "@sinclair/typebox";
 import type { Kysely } from "kysely";
-import { HttpProblem, type Service } from "../../../platform/http/index.ts";
+import { bearerChallenge, bearerTokenOf, HttpProblem, type Service } from "../../../platform/http/index.ts";
 import {
   type IdempotencyDb,
   IdempotencyStore,
@@ -82,10 +82,9 @@ function sha256(text: string): string {
   return createHash("sha256").update(text).digest("hex");
 }
 
-/** Whether `presented` is the token whose hash the order keeps (orders from before tokens have none). */
-function mayRead(accessTokenHash: string | null, presented: string): boolean {
-  if (accessTokenHash === null) return false;
-  return timingSafeEqual(Buffer.from(sha256(presented)), Buffer.from(accessTokenHash));
+/** Whether two token hashes are equal, in constant time; `null` (no token: orders from before tokens) never is. */
+function sameHash(expected: string | null, presented: string): boolean {
+  return expected !== null && timingSafeEqual(Buffer.from(expected), Buffer.from(presented));
 }
 
 /** Takes orders (202 PENDING), follows the saga's events to CONFIRMED or CANCELLED, and re-drives stuck sagas. */
@@ -95,8 +94,7 @@ export async function createOrderService(ctx: CommerceContext): Promise<OrderSer
   const db = ctx.store.db as Kysely<OrderDb>;
   const repository = new OrderRepository(db);
   /** Operators holding the admin token (when admin is enabled) may read any order. */
-  const isAdmin = (presented: string) =>
-    ctx.admin.enabled && ctx.admin.token !== undefined && mayRead(sha256(ctx.admin.token), presented);
+  const adminTokenHash = ctx.admin.enabled && ctx.admin.token !== undefined ? sha256(ctx.admin.token) : null;
   const idempotency = new IdempotencyStore(ctx.store.db as Kysely<IdempotencyDb>, {
     clock: ctx.clock,
     // Concurrent requests' claims share a commit on SQLite, like the saga's steps.
@@ -226,20 +224,22 @@ export async function createOrderService(ctx: CommerceContext): Promise<OrderSer
     "/orders/:id",
     { schema: { params: Type.Object({ id: Type.String({ maxLength: 64 }) }) } },
     async (request, reply) => {
-      const header = request.headers.authorization;
-      const presented = header?.startsWith("Bearer ") ? header.slice(7) : undefined;
+      const presented = bearerTokenOf(request.headers.authorization);
       if (!presented) {
-        reply.header("www-authenticate", 'Bearer realm="orders"'); // RFC 6750, section 3
-        throw new HttpProblem(
-          401,
-          "unauthenticated",
+        throw bearerChallenge(
+          reply,
+          "orders",
           "An order's access token is required",
           "send Authorization: Bearer <accessToken>, as POST /orders returned it",
         );
       }
       const found = await repository.find(request.params.id);
+      const presentedHash = sha256(presented);
       // A wrong token and an unknown order get the same answer: a token proves nothing about other orders.
-      if (!found || !(mayRead(found.accessTokenHash, presented) || isAdmin(presented))) {
+      if (
+        !found ||
+        !(sameHash(found.accessTokenHash, presentedHash) || sameHash(adminTokenHash, presentedHash))
+      ) {
         throw new HttpProblem(404, "not-found", "No such order", request.params.id);
       }
       return found.view;
