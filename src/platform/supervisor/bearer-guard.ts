@@ -1,22 +1,21 @@
 import { timingSafeEqual } from "node:crypto";
 import type { FastifyReply, FastifyRequest } from "fastify";
-import { bearerTokenOf, HttpProblem } from "../http/index.ts";
+import { bearerChallenge, bearerTokenOf } from "../http/index.ts";
 
-/** An `onRequest` hook that rejects (401 problem+json) any request without `Authorization: Bearer <token>`. */
+/**
+ * An `onRequest` hook that rejects (401 problem+json, with a `WWW-Authenticate: Bearer realm="<realm>"`
+ * challenge) any request without `Authorization: Bearer <token>`.
+ */
 export function bearerTokenGuard(
   token: string,
+  realm: string,
 ): (request: FastifyRequest, reply: FastifyReply) => Promise<void> {
   if (token.length < 16) throw new Error("the control token must be at least 16 characters");
   const expected = Buffer.from(token);
-  return async (request) => {
+  return async (request, reply) => {
     const presented = Buffer.from(bearerTokenOf(request.headers.authorization) ?? "");
     if (presented.length !== expected.length || !timingSafeEqual(presented, expected)) {
-      throw new HttpProblem(
-        401,
-        "unauthenticated",
-        "A valid token is required",
-        "send Authorization: Bearer <token>",
-      );
+      throw bearerChallenge(reply, realm, "A valid token is required", "send Authorization: Bearer <token>");
     }
   };
 }

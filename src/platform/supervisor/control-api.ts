@@ -37,7 +37,7 @@ export interface ControlApiOptions {
 export function createControlApi(options: ControlApiOptions): FastifyInstance {
   const { supervisor } = options;
   const app = Fastify({ logger: options.logger ?? false });
-  app.addHook("onRequest", bearerTokenGuard(options.token));
+  app.addHook("onRequest", bearerTokenGuard(options.token, "supervisor"));
   app.setErrorHandler((error: FastifyError, _request, reply) => {
     if (isHttpProblem(error)) return sendProblem(reply, error);
     if (isSupervisorError(error)) {

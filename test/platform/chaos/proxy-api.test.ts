@@ -54,12 +54,14 @@ describe("fault proxy HTTP API (Toxiproxy shape)", () => {
     const none = await api.inject({ method: "GET", url: "/proxies" });
     expect(none.statusCode).toBe(401);
     expect(none.headers["content-type"]).toContain("application/problem+json");
+    expect(none.headers["www-authenticate"]).toBe('Bearer realm="chaos"');
     const wrong = await api.inject({
       method: "GET",
       url: "/proxies",
       headers: { authorization: "Bearer nope" },
     });
     expect(wrong.statusCode).toBe(401);
+    expect(wrong.headers["www-authenticate"]).toBe('Bearer realm="chaos"');
   });
 
   it("creates, lists, updates and deletes proxies", async () => {

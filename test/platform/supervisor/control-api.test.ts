@@ -68,6 +68,7 @@ describe("supervisor control API", () => {
     const anonymous = await api.inject({ method: "GET", url: "/status" });
     expect(anonymous.statusCode).toBe(401);
     expect(anonymous.headers["content-type"]).toContain("application/problem+json");
+    expect(anonymous.headers["www-authenticate"]).toBe('Bearer realm="supervisor"');
     const bad = await api.inject({
       method: "POST",
       url: "/faults",

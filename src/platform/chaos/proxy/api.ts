@@ -31,7 +31,7 @@ export function createFaultProxyApi(options: FaultProxyApiOptions): FastifyInsta
   const { server } = options;
   const app = Fastify({ logger: options.logger ?? false });
   useProblemErrors(app);
-  app.addHook("onRequest", bearerTokenGuard(options.token));
+  app.addHook("onRequest", bearerTokenGuard(options.token, "chaos"));
 
   app.get("/version", async () => ({ version: FAULT_PROXY_API_VERSION }));
   app.get("/proxies", async () => server.listProxies());
