@@ -705,6 +705,8 @@ function latencyCase(profile: "embedded" | "distributed"): BenchCase {
         const latencies: number[] = [];
         /** When the processor built each window's row (its updated_at), after end + B: the share before the write. */
         const closed: number[] = [];
+        /** From the processor's close of the window (the watermark passing its end there) to the row seen. */
+        const afterClose: number[] = [];
         /** The slowest window of each window end: whether the p99 is one slow second or every second's tail. */
         const slowest = new Map<number, number>();
         const poll = windowPoller(system, profile);
@@ -726,6 +728,7 @@ function latencyCase(profile: "embedded" | "distributed"): BenchCase {
                 const latency = now - (row.window_end + B);
                 latencies.push(latency);
                 closed.push(Number(row.updated_at) - (row.window_end + B));
+                afterClose.push(now - Number(row.updated_at));
                 const end = Number(row.window_end);
                 slowest.set(end, Math.max(slowest.get(end) ?? 0, latency));
               }
@@ -738,6 +741,7 @@ function latencyCase(profile: "embedded" | "distributed"): BenchCase {
         process.stderr.write(
           `${JSON.stringify({
             windowRowBuiltMs: { p50: percentile(closed, 50), p99: percentile(closed, 99) },
+            visibleAfterCloseMs: { p50: percentile(afterClose, 50), p99: percentile(afterClose, 99) },
             slowestWindowPerSecondMs: [...slowest].sort(([a], [b]) => a - b).map(([, ms]) => ms),
           })}\n`,
         );
