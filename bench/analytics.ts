@@ -22,7 +22,7 @@ import {
   tradesOf,
 } from "../src/cases/analytics/feed/index.ts";
 import type { Analytics } from "../src/cases/analytics/system.ts";
-import type { LogDriver, PublishItem } from "../src/platform/messaging/index.ts";
+import type { LogDriver, PublishItem, StoredMessage } from "../src/platform/messaging/index.ts";
 import { createLogger } from "../src/platform/observability/index.ts";
 import {
   createEventBatch,
@@ -396,15 +396,19 @@ async function rawLogSeconds(system: E2eSystem, items: PublishItem[][]): Promise
   let read = 0;
   const reading = Promise.all(
     readers.map(async (reader) => {
+      // A read outlives the 50 ms it is waited for: it is awaited again, never replaced (its messages are
+      // handed out to it once; abandoning it lost them, and the anchor then waited forever).
+      let pending: Promise<StoredMessage[]> | undefined;
       while (read < total) {
-        const next = await Promise.race([
-          reader.next(64),
-          new Promise<null>((r) => setTimeout(() => r(null), 50)),
-        ]);
-        if (!next || next.length === 0) continue;
+        pending ??= reader.next(64);
+        const next = await Promise.race([pending, new Promise<null>((r) => setTimeout(() => r(null), 50))]);
+        if (!next) continue;
+        pending = undefined;
+        if (next.length === 0) continue;
         read += next.length;
         await reader.commit(next[next.length - 1]!.offset);
       }
+      void pending?.catch(() => {});
     }),
   );
   for (const batch of items) await system.rt.bus.publishBatch(batch.map((i) => ({ ...i, topic })));

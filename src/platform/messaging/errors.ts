@@ -3,7 +3,8 @@ export type MessagingErrorCode =
   | "BWK_ERR_MESSAGING_UNKNOWN_TOPIC"
   | "BWK_ERR_MESSAGING_INVALID_NAME"
   | "BWK_ERR_MESSAGING_CLOSED"
-  | "BWK_ERR_MESSAGING_PUBLISH_FAILED";
+  | "BWK_ERR_MESSAGING_PUBLISH_FAILED"
+  | "BWK_ERR_MESSAGING_READ_IN_PROGRESS";
 
 const brand = Symbol.for("bulwark.messaging.error");
 

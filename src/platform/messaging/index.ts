@@ -1,5 +1,6 @@
 export { constantBackoff, exponentialBackoff } from "./backoff.ts";
 export type { LeaseStore, LogDriver, LogRecord, PartitionReader, StoredMessage } from "./driver.ts";
+export { oneReadAtATime } from "./driver.ts";
 export {
   type EmbeddedDriverOptions,
   EmbeddedLogDriver,

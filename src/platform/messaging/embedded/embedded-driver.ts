@@ -1,7 +1,13 @@
 import { type Kysely, sql } from "kysely";
 import { type Placeholders, prepare, type Store } from "../../storage/index.ts";
 import { type Clock, systemClock, type TimerHandle } from "../../time/index.ts";
-import type { LogDriver, LogRecord, PartitionReader, StoredMessage } from "../driver.ts";
+import {
+  type LogDriver,
+  type LogRecord,
+  oneReadAtATime,
+  type PartitionReader,
+  type StoredMessage,
+} from "../driver.ts";
 import { MessagingError } from "../errors.ts";
 import type { BusCapabilities, GroupPosition, TopicSpec } from "../types.ts";
 import { type CommittedRow, LogReader } from "./log-readers.ts";
@@ -245,7 +251,7 @@ export class EmbeddedLogDriver implements LogDriver {
     }
     readers.add(reader);
     this.#startPolling();
-    return reader;
+    return oneReadAtATime(reader);
   }
 
   /**

@@ -1,5 +1,11 @@
 import { type Clock, systemClock } from "../../time/index.ts";
-import type { LogDriver, LogRecord, PartitionReader, StoredMessage } from "../driver.ts";
+import {
+  type LogDriver,
+  type LogRecord,
+  oneReadAtATime,
+  type PartitionReader,
+  type StoredMessage,
+} from "../driver.ts";
 import { MessagingError } from "../errors.ts";
 import type { BusCapabilities, GroupPosition, TopicSpec } from "../types.ts";
 import { MemoryLeaseStore } from "./memory-leases.ts";
@@ -64,7 +70,7 @@ export class MemoryLogDriver implements LogDriver {
     let position = firstAfter(log, committed[partition]!);
     let closed = false;
     let wakeUp: (() => void) | undefined;
-    return {
+    return oneReadAtATime({
       next: async (max) => {
         while (!closed && position >= log.length) {
           await new Promise<void>((resolve) => {
@@ -87,7 +93,7 @@ export class MemoryLogDriver implements LogDriver {
           wakeUp();
         }
       },
-    };
+    });
   }
 
   async lag(topic: string, group: string): Promise<number> {

@@ -11,7 +11,7 @@ import {
 } from "@nats-io/jetstream";
 import { connect, type NatsConnection, nanos, headers as natsHeaders } from "@nats-io/transport-node";
 import { type Clock, systemClock } from "../../time/index.ts";
-import type { LogDriver, LogRecord, PartitionReader } from "../driver.ts";
+import { type LogDriver, type LogRecord, oneReadAtATime, type PartitionReader } from "../driver.ts";
 import { MessagingError } from "../errors.ts";
 import { HEADER } from "../headers.ts";
 import type { BusCapabilities, GroupPosition, TopicSpec } from "../types.ts";
@@ -148,7 +148,7 @@ export class JetStreamDriver implements LogDriver {
     }
     const consumer = await this.#js.consumers.get(stream, durable);
     const messages = await consumer.consume({ max_messages: this.#prefetch });
-    return new JetStreamPartitionReader(messages, partition);
+    return oneReadAtATime(new JetStreamPartitionReader(messages, partition));
   }
 
   async lag(topic: string, group: string): Promise<number> {
