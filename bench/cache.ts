@@ -25,6 +25,7 @@ import { type Cache, memoryCache, redisCache } from "../src/platform/cache/index
 import { loadConfig } from "../src/platform/config/index.ts";
 import { createLogger, createMetricsRegistry } from "../src/platform/observability/index.ts";
 import { openStore } from "../src/platform/storage/index.ts";
+import { IndicatorOperator } from "../src/platform/stream/index.ts";
 import { median, percentile, report } from "./_report.ts";
 
 const arg = (name: string, fallback: number) => {
@@ -86,10 +87,34 @@ class RawTradeReads implements Pick<AnalyticsReads, "latest"> {
         sum(price * size) / sum(size) as vwap
       from t group by ws order by ws`.execute(db);
     const w = rows.at(-1);
-    const closes = rows.slice(-n).map((r) => r.close);
-    const sma = closes.length ? closes.reduce((a, b) => a + b, 0) / closes.length : null;
-    const alpha = 2 / (n + 1);
-    const ema = closes.length ? closes.reduce((e, c) => alpha * c + (1 - alpha) * e) : null;
+    // The moving averages by the product's own definition (the stream's IndicatorOperator: SMA and EMA of the
+    // last N windows' VWAPs), over the windows just aggregated. The bench's own closes-based formula had
+    // drifted from it when batch mode moved to the operator, and the answers check below then failed.
+    let sma: number | null = null;
+    let ema: number | null = null;
+    const indicators = new IndicatorOperator({
+      period: n,
+      onIndicators: (i) => {
+        sma = i.sma;
+        ema = i.ema;
+      },
+    });
+    for (const r of rows) {
+      const start = Number(r.ws);
+      indicators.process({
+        key: 0,
+        start,
+        end: start + windowMs,
+        count: Number(r.count),
+        volume: r.volume,
+        vwap: r.vwap,
+        open: r.open,
+        high: r.high,
+        low: r.low,
+        close: r.close,
+        revision: 0,
+      });
+    }
     return {
       symbol,
       exchange: last.exchange,
