@@ -39,7 +39,7 @@ export interface PartitionReader {
  * wake-up: the first then never settled, or woke to a buffer the second had emptied, and the messages it
  * held were lost to a caller that had given up on it (the analytics bench's raw-log anchor hung or crashed so).
  */
-export function oneReadAtATime<R extends PartitionReader>(reader: R): PartitionReader {
+export function oneReadAtATime(reader: PartitionReader): PartitionReader {
   let pending = false;
   return {
     next: async (max) => {
