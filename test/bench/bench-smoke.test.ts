@@ -93,6 +93,7 @@ const cases: Array<{ name: string; args: string[]; needsServers?: boolean }> = [
   { name: "banking-ledger", args: ["--quick"], needsServers: true },
   { name: "commerce", args: ["--quick", "--runs=1", "--case=saga"], needsServers: true },
   { name: "resilience", args: ["--rounds", "1", "--calls", "2000", "--only", "success"] },
+  { name: "messaging", args: ["--quick"], needsServers: true },
 ];
 
 describe("benches run to completion", () => {
