@@ -25,7 +25,7 @@ import { type Cache, memoryCache, redisCache } from "../src/platform/cache/index
 import { loadConfig } from "../src/platform/config/index.ts";
 import { createLogger, createMetricsRegistry } from "../src/platform/observability/index.ts";
 import { openStore } from "../src/platform/storage/index.ts";
-import { IndicatorOperator } from "../src/platform/stream/index.ts";
+import { IndicatorOperator, type WindowResult } from "../src/platform/stream/index.ts";
 import { median, percentile, report } from "./_report.ts";
 
 const arg = (name: string, fallback: number) => {
@@ -40,6 +40,10 @@ const ROUNDS = arg("rounds", 3);
 const dir = mkdtempSync(join(tmpdir(), "bulwark-bench-cache-"));
 const config = loadConfig(AnalyticsConfigSchema, { env: {}, overrides: { shards: { count: 4 } } });
 const logger = createLogger({ level: "silent" });
+
+function withoutKey({ key: _key, ...fields }: WindowResult): Omit<WindowResult, "key"> {
+  return fields;
+}
 
 /** The "before" read: no precomputed tables, so each request aggregates the symbol's raw trades. */
 class RawTradeReads implements Pick<AnalyticsReads, "latest"> {
@@ -86,7 +90,19 @@ class RawTradeReads implements Pick<AnalyticsReads, "latest"> {
         max(case when rl = 1 then price end) as close, count(*) as count, sum(size) as volume,
         sum(price * size) / sum(size) as vwap
       from t group by ws order by ws`.execute(db);
-    const w = rows.at(-1);
+    const windows: WindowResult[] = rows.map((r) => ({
+      key: 0,
+      start: Number(r.ws),
+      end: Number(r.ws) + windowMs,
+      count: Number(r.count),
+      volume: r.volume,
+      vwap: r.vwap,
+      open: r.open,
+      high: r.high,
+      low: r.low,
+      close: r.close,
+      revision: 0,
+    }));
     // The moving averages by the product's own definition (the stream's IndicatorOperator: SMA and EMA of the
     // last N windows' VWAPs), over the windows just aggregated. The bench's own closes-based formula had
     // drifted from it when batch mode moved to the operator, and the answers check below then failed.
@@ -99,44 +115,14 @@ class RawTradeReads implements Pick<AnalyticsReads, "latest"> {
         ema = i.ema;
       },
     });
-    for (const r of rows) {
-      const start = Number(r.ws);
-      indicators.process({
-        key: 0,
-        start,
-        end: start + windowMs,
-        count: Number(r.count),
-        volume: r.volume,
-        vwap: r.vwap,
-        open: r.open,
-        high: r.high,
-        low: r.low,
-        close: r.close,
-        revision: 0,
-      });
-    }
+    for (const window of windows) indicators.process(window);
+    const w = windows.at(-1);
     return {
       symbol,
       exchange: last.exchange,
       assetClass: last.asset_class,
       lastTrade: { tradeId: Number(last.trade_id), price: last.price, size: last.size, ts: Number(last.ts) },
-      lastWindow: w
-        ? {
-            windowMs,
-            start: Number(w.ws),
-            end: Number(w.ws) + windowMs,
-            count: Number(w.count),
-            volume: w.volume,
-            vwap: w.vwap,
-            open: w.open,
-            high: w.high,
-            low: w.low,
-            close: w.close,
-            sma,
-            ema,
-            revision: 0,
-          }
-        : null,
+      lastWindow: w ? { windowMs, ...withoutKey(w), sma, ema } : null,
       sma,
       ema,
     };
