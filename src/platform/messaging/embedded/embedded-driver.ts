@@ -1,4 +1,4 @@
-import { type Kysely, sql } from "kysely";
+import { CompiledQuery, type Kysely, sql } from "kysely";
 import { type Placeholders, prepare, type Store } from "../../storage/index.ts";
 import { type Clock, systemClock, type TimerHandle } from "../../time/index.ts";
 import {
@@ -19,8 +19,8 @@ type LogRow = Omit<MessagingTables["messaging_log"], "seq">;
 /**
  * One event appended, as a saga step does: a plain VALUES row costs SQLite less than half of unpacking a
  * one-element array (9 against 17 µs measured alone, 24 against 33 µs inside the commerce bench's groups),
- * and it is prepared. json() checks and normalizes the text as json_each does in appendWith's batch path,
- * so both store the same.
+ * and it is prepared. json() checks and normalizes the text, as appendWith's batch statements do, so both
+ * store the same.
  */
 const APPEND_ONE = prepare((db: Kysely<MessagingTables>, p: Placeholders<LogRow>) =>
   db
@@ -157,14 +157,25 @@ export class EmbeddedLogDriver implements LogDriver {
       });
       return [{ ...r, topic, offset: rows[0]!.seq }];
     }
-    // One statement per batch: the rows travel as one JSON array that SQLite unpacks in C (json_each),
-    // several times faster than a multi-row VALUES list built and bound per column. json_each inserts them
-    // in array order, so the sorted sequences line up with the records.
-    const { rows } = await sql<{ seq: number }>`insert into messaging_log
-        (topic, partition, msg_id, key, type, version, headers, payload, published_at)
-      select ${topic}, value->>0, value->>1, value->>2, value->>3, value->>4, value->5, value->6, value->>7
-      from json_each(${encodeBatch(records)}) returning seq`.execute(db);
-    const seqs = rows.map((r) => r.seq).sort((a, b) => a - b);
+    // Over one statement's rows, outside a transaction: one of its own, so the batch stays all or nothing.
+    if (records.length > APPEND_ROWS_MAX && !db.isTransaction) {
+      return db.transaction().execute((trx) => this.appendWith(trx, topic, records));
+    }
+    const seqs: number[] = [];
+    for (let from = 0; from < records.length; from += APPEND_ROWS_MAX) {
+      const chunk = records.slice(from, from + APPEND_ROWS_MAX);
+      const parameters: unknown[] = [];
+      for (const r of chunk) {
+        const headers = JSON.stringify(r.headers);
+        parameters.push(topic, r.partition, r.id, r.key, r.type, r.version, headers, r.data, r.publishedAt);
+      }
+      const { rows } = await db.executeQuery<{ seq: number }>(
+        CompiledQuery.raw(appendSql(chunk.length), parameters),
+      );
+      for (const row of rows) seqs.push(row.seq);
+    }
+    // RETURNING's order is unspecified; the rows took ascending sequences in the order they were listed.
+    seqs.sort((a, b) => a - b);
     return records.map((r, i) => ({ ...r, topic, offset: seqs[i]! }));
   }
 
@@ -446,6 +457,26 @@ class OffsetBatch {
 
 const NONE: readonly StoredMessage[] = [];
 
+/**
+ * Rows per append statement. A batch goes as multi-row VALUES with bound parameters, one statement text
+ * per row count (so at most this many texts, each prepared once). That beat unpacking one JSON array with
+ * json_each, which parses every payload in full: 8 trade frames of 48 kB 2.4 against 6.0 ms a statement,
+ * 64 events of 300 bytes 0.76 against 0.96 ms (measured alone on node:sqlite, WAL). json() still checks and
+ * normalizes each headers and payload text, as APPEND_ONE does.
+ */
+const APPEND_ROWS_MAX = 64;
+const appendTexts: string[] = [];
+
+function appendSql(rows: number): string {
+  let text = appendTexts[rows];
+  if (text === undefined) {
+    const values = Array.from({ length: rows }, () => "(?, ?, ?, ?, ?, ?, json(?), json(?), ?)").join(", ");
+    text = `insert into messaging_log (topic, partition, msg_id, key, type, version, headers, payload, published_at) values ${values} returning seq`;
+    appendTexts[rows] = text;
+  }
+  return text;
+}
+
 function keyOf(topic: string, partition: number): string {
   return `${topic}/${partition}`;
 }
@@ -460,14 +491,6 @@ type EncodedRow = [
   payload: unknown,
   publishedAt: number,
 ];
-
-function encodeBatch(records: readonly LogRecord[]): string {
-  const parts = records.map(
-    (r) =>
-      `[${r.partition},${JSON.stringify(r.id)},${JSON.stringify(r.key)},${JSON.stringify(r.type)},${r.version},${JSON.stringify(r.headers)},${r.data},${r.publishedAt}]`,
-  );
-  return `[${parts.join(",")}]`;
-}
 
 function fromRow(row: EncodedRow, partition: number): StoredMessage {
   return {
