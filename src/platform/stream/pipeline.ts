@@ -18,7 +18,7 @@ export interface KeyedWindowPipelineOptions {
   outOfOrdernessMs: number;
   allowedLatenessMs?: number;
   idleTimeoutMs?: number;
-  /** Ids the dedupe table holds before it grows: about rate × (window + lateness + B). Default 4096. */
+  /** Ids the dedupe hash table holds before it grows (ids counting up are held as bits, not there). Default 4096. */
   dedupeCapacity?: number;
   clock: Clock;
   /** Moving averages and anomalies; omit to skip them. */

@@ -1,6 +1,12 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { createEventBatch, Dedupe, type EventBatch, tumbling } from "../../../src/platform/stream/index.ts";
+import {
+  createEventBatch,
+  Dedupe,
+  type EventBatch,
+  expiryOf,
+  tumbling,
+} from "../../../src/platform/stream/index.ts";
 
 function batchOf(items: readonly { id: number; ts: number }[]): EventBatch {
   const batch = createEventBatch(items.length);
@@ -124,6 +130,98 @@ describe("Dedupe", () => {
     expect(restored.add(2 ** 53 - 1, 900)).toBe(false);
     expect(restored.add(7, 900)).toBe(true);
     expect(() => restored.restore({ ids: [1, 2], expiries: [3] })).toThrow(/differ in length/);
+  });
+
+  it("recognises every id while its window can change, whatever mix of chunked and hashed ids, across restores", () => {
+    // Ids counting up (the chunked path) with repeats, older ids, a few far outliers, negatives and fractions
+    // (the hash path); time stamps mostly advancing, some late, some spread so a chunk runs out of layers.
+    const id = fc.oneof(
+      { weight: 6, arbitrary: fc.integer({ min: 0, max: 40 }).map((d) => ({ kind: "next", d })) },
+      { weight: 2, arbitrary: fc.integer({ min: 0, max: 30 }).map((d) => ({ kind: "back", d })) },
+      {
+        weight: 1,
+        arbitrary: fc.constantFrom(-3, 0.5, 2 ** 53 - 1, 9_000_000).map((v) => ({ kind: "fixed", d: v })),
+      },
+    );
+    const step = fc.oneof(
+      {
+        weight: 8,
+        arbitrary: fc.record({
+          op: fc.constant("add" as const),
+          id,
+          dt: fc.integer({ min: -3_000, max: 400 }),
+        }),
+      },
+      {
+        weight: 1,
+        arbitrary: fc.record({ op: fc.constant("expire" as const), by: fc.integer({ min: 0, max: 1_500 }) }),
+      },
+      { weight: 1, arbitrary: fc.constant({ op: "restore" as const }) },
+    );
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 2 ** 40 }), fc.array(step, { maxLength: 400 }), (base, steps) => {
+        const windows = tumbling(1_000);
+        const options = { windows, allowedLatenessMs: 500, initialCapacity: 1 };
+        let dedupe = new Dedupe(options);
+        const accepted = new Map<number, number>(); // id → expiry of the copy that was let through
+        const ids: number[] = [];
+        let top = base;
+        let now = 10_000;
+        let watermark = Number.NEGATIVE_INFINITY;
+        for (const s of steps) {
+          if (s.op === "expire") {
+            watermark = Math.max(watermark, now - s.by);
+            dedupe.expire(watermark);
+          } else if (s.op === "restore") {
+            const next = new Dedupe(options);
+            next.restore(JSON.parse(JSON.stringify(dedupe.snapshot())));
+            next.expire(watermark);
+            dedupe = next;
+          } else {
+            const { kind, d } = s.id;
+            if (kind === "next") top += d;
+            const value = kind === "next" ? top : kind === "back" ? (ids[ids.length - 1 - d] ?? top) : d;
+            ids.push(value);
+            now = Math.max(now, now + s.dt);
+            const ts = now + Math.min(s.dt, 0);
+            const expiry = expiryOf(windows, ts, 500);
+            const added = dedupe.add(value, ts);
+            const before = accepted.get(value);
+            if (before === undefined) expect(added).toBe(true);
+            else if (before > watermark) expect(added).toBe(false);
+            if (added) accepted.set(value, expiry);
+          }
+        }
+        const live = [...accepted.values()].filter((e) => e > watermark).length;
+        expect(dedupe.size).toBeGreaterThanOrEqual(live);
+        expect(dedupe.size).toBeLessThanOrEqual(accepted.size);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it("holds ids counting up as bits: a snapshot of 100k of them is about 1.4 bytes an id", () => {
+    const dedupe = new Dedupe({ windows: tumbling(1_000), allowedLatenessMs: 500 });
+    for (let i = 0; i < 100_000; i++) expect(dedupe.add(1_000_000 + i, i / 10)).toBe(true);
+    expect(dedupe.add(1_000_000 + 5, 0)).toBe(false);
+    const snapshot = dedupe.snapshot();
+    expect(snapshot.groups).toBe("");
+    const bytes = Buffer.from(snapshot.chunks!, "base64").byteLength;
+    expect(bytes / 100_000).toBeLessThan(1.5);
+    const restored = new Dedupe({ windows: tumbling(1_000), allowedLatenessMs: 500 });
+    restored.restore(JSON.parse(JSON.stringify(snapshot)));
+    expect(restored.size).toBe(100_000);
+    expect(restored.add(1_000_000 + 99_999, 9_999.9)).toBe(false);
+    expect(restored.add(1_100_000, 9_999.9)).toBe(true);
+    // The first window's layers go once the watermark passes its purge point (end 1,000 + lateness 500).
+    restored.expire(1_500);
+    expect(restored.size).toBeLessThan(100_000);
+    expect(restored.size).toBeGreaterThanOrEqual(100_000 - 10_000 + 1);
+  });
+
+  it("refuses a chunk snapshot that is not whole layers", () => {
+    const restored = new Dedupe({ windows: tumbling(1_000) });
+    expect(() => restored.restore({ chunks: Buffer.alloc(100).toString("base64") })).toThrow(/whole layers/);
   });
 
   it("passes a batch without ids unchanged", () => {

@@ -108,8 +108,6 @@ export class PartitionTask {
       outOfOrdernessMs: w.outOfOrdernessMs,
       allowedLatenessMs: w.allowedLatenessMs,
       idleTimeoutMs: w.idleTimeoutMs,
-      // Ids kept ≈ rate × (window + lateness + B); start large enough that a busy partition rarely regrows it.
-      dedupeCapacity: 1 << 16,
       clock: options.clock,
       indicators: {
         period: w.movingAverageWindows,
