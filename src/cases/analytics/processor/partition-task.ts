@@ -51,6 +51,12 @@ export interface PartitionTaskOptions {
   onCheckpoint?(ms: number, bytes: number): void;
 }
 
+/**
+ * Flushes of a partition in flight at once. A flush's rows join whatever its shard lanes already queue, so
+ * more in flight only grows those statements; past this the partition waits for the oldest to land.
+ */
+const MAX_FLUSHES_IN_FLIGHT = 4;
+
 interface PendingWindow {
   row: WindowResultsTable;
   shard: number;
@@ -97,6 +103,9 @@ export class PartitionTask {
   /** The checkpoint being saved in the background; at most one at a time, in order. */
   #saving: Promise<void> | undefined;
   #saveFailure: unknown;
+  /** Flushes started and not landed yet (their upserts, then their events), at most MAX_FLUSHES_IN_FLIGHT. */
+  readonly #flushing = new Set<Promise<void>>();
+  #flushFailure: unknown;
   #idleTimer: TimerHandle | undefined;
 
   constructor(options: PartitionTaskOptions) {
@@ -163,10 +172,12 @@ export class PartitionTask {
     await this.#done?.catch(() => {});
     try {
       if (options.checkpoint !== false && !this.#fenced && this.#reader) {
-        await this.#flush();
+        this.#flush();
         await this.#checkpoint();
       }
     } finally {
+      // Nothing of this task writes after stop() returns (the stores may be closed next).
+      await Promise.all([...this.#flushing].map((f) => f.catch(() => {})));
       await this.#reader?.close();
     }
   }
@@ -183,6 +194,7 @@ export class PartitionTask {
     try {
       while (!this.#stopping && !this.#fenced) {
         if (this.#saveFailure) throw this.#saveFailure;
+        if (this.#flushFailure) throw this.#flushFailure;
         pending ??= reader.next(o.readBatch);
         const messages = await Promise.race([pending, this.#idle()]);
         this.#idleTimer?.cancel();
@@ -202,12 +214,17 @@ export class PartitionTask {
           this.#pendingWindows.size > 0 ||
           now - this.#lastFlushAt >= o.flushIntervalMs
         ) {
-          await this.#flush();
+          this.#flush();
+        }
+        // Backpressure: the shards set the pace once they fall behind by this many flushes.
+        if (this.#flushing.size >= MAX_FLUSHES_IN_FLIGHT) {
+          await Promise.race([...this.#flushing].map((f) => f.catch(() => {})));
         }
         if (checkpointDue) {
           // Saved while the partition reads on: waiting for it (a state of ~170 kB, one UPDATE, the cursor
           // commit) held every window and latest trade of the partition back by 30–170 ms each second. The
-          // flush above came first, so every result the snapshot counts as emitted is in the shards.
+          // checkpoint waits for the flush above (and every one before) to land before it saves, so every
+          // result the snapshot counts as emitted is in the shards.
           const saving = this.#checkpoint();
           this.#saving = saving;
           saving
@@ -226,6 +243,7 @@ export class PartitionTask {
       await this.#saving?.catch(() => {});
     }
     if (this.#saveFailure) throw this.#saveFailure;
+    if (this.#flushFailure) throw this.#flushFailure;
   }
 
   #idle(): Promise<undefined> {
@@ -379,8 +397,15 @@ export class PartitionTask {
     });
   }
 
-  /** Upserts everything produced since the last flush, one transaction per shard, shards in parallel. */
-  async #flush(): Promise<void> {
+  /**
+   * Starts upserting everything produced since the last flush (one transaction per shard, shards in
+   * parallel) and returns at once: the partition reads on while the shards write. Waiting for each flush
+   * held the partition's next messages back by the upsert's round trip (at 100k trades/s on Postgres, 5 ms
+   * at the median and 43 ms at p99 for latest trades, 29 and 98 ms when windows closed), and a window
+   * closes only when the partition reads the trade that moves its watermark. Flushes of a partition land in
+   * order: each shard's lane is a queue. A failure fails the task, which restarts from its checkpoint.
+   */
+  #flush(): void {
     this.#lastFlushAt = this.#o.clock.now();
     for (const { row, shard } of this.#pendingWindows.values()) {
       let writes = this.#writes.get(shard);
@@ -391,14 +416,34 @@ export class PartitionTask {
       writes.windows.push(row);
     }
     this.#pendingWindows.clear();
-    if (this.#writes.size > 0) {
-      const writes = this.#writes;
-      this.#writes = new Map();
-      await this.#o.shards.writeAll(writes);
-    }
-    if (this.#latestChanged.size > 0) {
-      const symbols = [...this.#latestChanged];
-      this.#latestChanged.clear();
+    const writes = this.#writes;
+    this.#writes = new Map();
+    const symbols = [...this.#latestChanged];
+    this.#latestChanged.clear();
+    const anomalies = this.#anomalies;
+    this.#anomalies = [];
+    const trades = this.#unflushed;
+    this.#unflushed = 0;
+    if (writes.size === 0 && symbols.length === 0 && anomalies.length === 0 && trades === 0) return;
+    const flush = this.#land(writes, symbols, anomalies, trades);
+    this.#flushing.add(flush);
+    flush
+      .catch((err: unknown) => {
+        this.#flushFailure ??= err;
+        this.#wake?.();
+      })
+      .finally(() => this.#flushing.delete(flush));
+  }
+
+  /** One flush: the upserts, then the events announcing them (never before the rows are visible). */
+  async #land(
+    writes: Map<number, ShardWrites>,
+    symbols: string[],
+    anomalies: PublishItem[],
+    trades: number,
+  ): Promise<void> {
+    if (writes.size > 0) await this.#o.shards.writeAll(writes);
+    if (symbols.length > 0) {
       await this.#o
         .publish([
           {
@@ -409,20 +454,20 @@ export class PartitionTask {
         ])
         .catch((err: unknown) => this.#o.logger.warn({ err }, "publishing latest-trade events failed"));
     }
-    if (this.#anomalies.length > 0) {
-      const anomalies = this.#anomalies;
-      this.#anomalies = [];
+    if (anomalies.length > 0) {
       await this.#o
         .publish(anomalies)
         .catch((err: unknown) =>
           this.#o.logger.warn({ err }, "publishing anomalies failed; they are stored in the shards"),
         );
     }
-    if (this.#unflushed > 0) {
-      const trades = this.#unflushed;
-      this.#unflushed = 0;
-      this.#o.onProcessed?.(trades);
-    }
+    if (trades > 0) this.#o.onProcessed?.(trades);
+  }
+
+  /** Resolves once every flush started so far has landed; rejects if one of them failed. */
+  async #flushed(): Promise<void> {
+    await Promise.all([...this.#flushing]);
+    if (this.#flushFailure) throw this.#flushFailure;
   }
 
   /**
@@ -444,6 +489,8 @@ export class PartitionTask {
     this.#changedSymbols.clear();
     const windowEnd = this.#maxClosedEnd;
     const watermark = watermarkToJson(this.watermark) ?? 0;
+    // The snapshot counts every result emitted so far as written: save it only once they are.
+    await this.#flushed();
     const saved = await o.checkpoints.save(o.group, o.partition, this.#epoch, offset, text, o.clock.now());
     if (!saved) {
       this.#fenced = true;
