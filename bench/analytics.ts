@@ -1,6 +1,6 @@
 // npm run bench -- analytics [case ...] [--trades N] [--runs N]
 // Cases: window-vs-duckdb, pipeline, feed, codec, e2e-embedded, e2e-jetstream, latency-embedded,
-// latency-jetstream, latest-embedded, latest-jetstream. Flags: --e2e-trades N, --latency-rate N, --latency-seconds N,
+// latency-jetstream, latest-embedded, latest-jetstream, query (bench/cache.ts, in a process of its own). Flags: --e2e-trades N, --latency-rate N, --latency-seconds N,
 // --feed-in-process (the distributed latency cases' live feed in this process, as up to session 4, instead of in
 // a process of its own: bench/_analytics-feed.ts; the embedded ones always run it here, as `bulwark start` does).
 
@@ -832,6 +832,22 @@ function latestCase(profile: "embedded" | "distributed"): BenchCase {
   };
 }
 
+/**
+ * Issue 6's query figure (p95 cached against the raw trades table), so that `npm run bench -- analytics` holds
+ * every figure of the case: bench/cache.ts with its defaults, in a process of its own (its stores and heap stay
+ * apart from this run's), its result lines passed through as they come.
+ */
+const query: BenchCase = {
+  name: "query",
+  async run() {
+    const child = fork(join(dirname(new URL(import.meta.url).pathname), "cache.ts"), [], {
+      stdio: ["ignore", "inherit", "inherit", "ipc"],
+    });
+    const code = await new Promise<number | null>((resolve) => child.on("exit", resolve));
+    if (code !== 0) throw new Error(`bench/cache.ts exited with ${code}`);
+  },
+};
+
 const cases: BenchCase[] = [
   windowVsDuckDb,
   pipeline,
@@ -843,6 +859,7 @@ const cases: BenchCase[] = [
   latencyCase("distributed"),
   latestCase("embedded"),
   latestCase("distributed"),
+  query,
 ];
 
 const BOOLEAN_FLAGS = new Set(["--feed-in-process"]);
