@@ -1,6 +1,7 @@
 // npm run bench -- analytics [case ...] [--trades N] [--runs N]
 // Cases: window-vs-duckdb, pipeline, feed, codec, e2e-embedded, e2e-jetstream, latency-embedded,
-// latency-jetstream, latest-embedded, latest-jetstream, query (bench/cache.ts, in a process of its own). Flags: --e2e-trades N, --latency-rate N, --latency-seconds N,
+// latency-jetstream, latest-embedded, latest-jetstream, query (bench/cache.ts, in a process of its own).
+// Flags: --e2e-trades N, --latency-rate N, --latency-seconds N,
 // --feed-in-process (the distributed latency cases' live feed in this process, as up to session 4, instead of in
 // a process of its own: bench/_analytics-feed.ts; the embedded ones always run it here, as `bulwark start` does).
 
@@ -692,11 +693,6 @@ function windowPoller(
 }
 
 /**
- * Window latency at a steady live rate: trades published every 5 ms as they "arrive" (event time = wall
- * time), shards polled every 2 ms. A window's latency is when its row first shows up minus when the
- * watermark could pass its end (end + B, B the out-of-orderness bound): the processor's share of freshness.
- */
-/**
  * The latency cases' in-run reference: how long the log itself takes to deliver a trade frame at this rate, to
  * a reader of its own (a group of its own on the trades topic) that does nothing with it: publish to read, per
  * frame, from the frame's publishedAt. No result can be visible sooner, so the ratio (anchor / ours, < 1) says how
@@ -730,6 +726,11 @@ async function logDelivery(system: E2eSystem, from: () => number): Promise<() =>
   };
 }
 
+/**
+ * Window latency at a steady live rate: trades published every 5 ms as they "arrive" (event time = wall
+ * time), shards polled every 2 ms. A window's latency is when its row first shows up minus when the
+ * watermark could pass its end (end + B, B the out-of-orderness bound): the processor's share of freshness.
+ */
 function latencyCase(profile: "embedded" | "distributed"): BenchCase {
   return {
     name: `latency-${profile === "embedded" ? "embedded" : "jetstream"}`,
