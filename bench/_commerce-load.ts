@@ -1,7 +1,8 @@
 // The load generator of bench/commerce.ts in a process of its own, so the clients' HTTP work does not share
 // the commerce services' event loop. CONCURRENCY closed-loop clients each POST an order, tell the parent
-// (IPC) its id and send time, and wait for the parent to say it was confirmed before the next.
+// (IPC, batched per event-loop turn) its id and send time, and wait for the parent to say it was confirmed before the next.
 import { closeClients, postOrder } from "./_http-orders.ts";
+import { batchedSender } from "./_ipc-batch.ts";
 
 interface Start {
   url: string;
@@ -12,10 +13,14 @@ interface Start {
 const waiting = new Map<string, () => void>();
 const now = () => performance.timeOrigin + performance.now();
 
-process.on("message", async (message: Start | { confirmed: string }) => {
+const tellSent = batchedSender<{ orderId: string; sentAt: number }>((sent) => process.send!({ sent }));
+
+process.on("message", async (message: Start | { confirmed: string[] }) => {
   if ("confirmed" in message) {
-    waiting.get(message.confirmed)?.();
-    waiting.delete(message.confirmed);
+    for (const orderId of message.confirmed) {
+      waiting.get(orderId)?.();
+      waiting.delete(orderId);
+    }
     return;
   }
   const url = new URL("/orders", message.url);
@@ -28,7 +33,7 @@ process.on("message", async (message: Start | { confirmed: string }) => {
         const sentAt = now();
         const orderId = await postOrder(url, i);
         const confirmed = new Promise<void>((resolve) => waiting.set(orderId, resolve));
-        process.send!({ orderId, sentAt });
+        tellSent({ orderId, sentAt });
         await confirmed;
       }
     }),

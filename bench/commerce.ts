@@ -27,6 +27,7 @@ import {
 import { createLogger, createMetricsRegistry } from "../src/platform/observability/index.ts";
 import { openStore, type Store } from "../src/platform/storage/index.ts";
 import { postOrder } from "./_http-orders.ts";
+import { batchedSender } from "./_ipc-batch.ts";
 import { median, percentile, report } from "./_report.ts";
 
 const quick = process.argv.includes("--quick");
@@ -270,13 +271,19 @@ async function endToEndSeparate(profile: Profile) {
   const seconds = await new Promise<number>((resolve, reject) => {
     load.on("error", reject);
     load.on("exit", (code) => code !== 0 && reject(new Error(`the load generator exited with ${code}`)));
-    load.on("message", (message: { orderId: string; sentAt: number } | { done: true; seconds: number }) => {
-      if ("done" in message) return resolve(message.seconds);
-      confirmed.wait(message.orderId).then(() => {
-        latencies.push(now() - message.sentAt);
-        load.send({ confirmed: message.orderId });
-      });
-    });
+    const tellConfirmed = batchedSender<string>((orderIds) => load.send({ confirmed: orderIds }));
+    load.on(
+      "message",
+      (message: { sent: Array<{ orderId: string; sentAt: number }> } | { done: true; seconds: number }) => {
+        if ("done" in message) return resolve(message.seconds);
+        for (const { orderId, sentAt } of message.sent) {
+          confirmed.wait(orderId).then(() => {
+            latencies.push(now() - sentAt);
+            tellConfirmed(orderId);
+          });
+        }
+      },
+    );
     load.send({ url: urls.order, orders: HTTP_ORDERS, concurrency: CONCURRENCY });
   });
   usage.print(HTTP_ORDERS);
