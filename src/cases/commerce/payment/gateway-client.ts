@@ -113,9 +113,8 @@ export class GatewayClient implements PaymentGateway {
     path: string,
     init: { method?: string; headers?: Record<string, string>; body?: string; signal: AbortSignal },
   ): Promise<TextResponse> {
-    const signal = AbortSignal.any([init.signal, AbortSignal.timeout(this.#o.timeoutMs)]);
     try {
-      return await tracedRequest(new URL(path, this.#o.baseUrl), { ...init, signal });
+      return await tracedRequest(new URL(path, this.#o.baseUrl), { ...init, timeoutMs: this.#o.timeoutMs });
     } catch (err) {
       // Did the request reach the gateway? A refused connection did not; anything later might have.
       const code = (err as { code?: string }).code ?? (err as { cause?: { code?: string } }).cause?.code;
