@@ -353,8 +353,7 @@ export class EmbeddedLogDriver implements LogDriver {
   async #poll(): Promise<void> {
     const from = this.#polledTo;
     if (from === undefined) return;
-    const { rows } = await sql<{ topic: string; partition: number; top: number }>`select topic, partition,
-        max(seq) as top from messaging_log where seq > ${from} group by topic, partition`.execute(this.#db);
+    const { rows } = await grownPartitions(from).execute(this.#db);
     if (rows.length === 0) return;
     let to = from;
     const grown = new Map<string, number>();
@@ -506,4 +505,13 @@ function fromRow(row: EncodedRow, partition: number): StoredMessage {
     payload: row[6],
     publishedAt: row[7],
   };
+}
+
+/** The partitions with rows after `from`, each with its newest seq: a poll's one query. */
+export function grownPartitions(from: number) {
+  // Left to itself SQLite answers the group by from the (topic, partition, seq) index, which means reading
+  // all of it: a poll then cost the whole log's size (534 µs at 20k rows in the commerce bench, 2.4 ms at
+  // 100k, every 20 ms). NOT INDEXED leaves it the rowid range after `from`: the rows since the last poll.
+  return sql<{ topic: string; partition: number; top: number }>`select topic, partition, max(seq) as top
+    from messaging_log not indexed where seq > ${from} group by topic, partition`;
 }
