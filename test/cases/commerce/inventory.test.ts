@@ -1,11 +1,15 @@
-import type { Kysely } from "kysely";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { type Kysely, sql } from "kysely";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import {
   type InventoryDb,
   InventoryRepository,
   inventoryMigrations,
 } from "../../../src/cases/commerce/inventory/index.ts";
-import type { Store } from "../../../src/platform/storage/index.ts";
+import { openStore, type Store } from "../../../src/platform/storage/index.ts";
+import { sqliteHandleOf } from "../../../src/platform/storage/store.ts";
 import { storeTargets } from "../../support/stores.ts";
 
 const targets = await storeTargets();
@@ -124,5 +128,43 @@ describe.each(targets)("inventory reservations on $name", (target) => {
     ]);
     expect(await repo.restock("A", 5)).toMatchObject({ available: 12, received: 15 });
     expect(await repo.restock("nope", 5)).toBeUndefined();
+  });
+});
+
+/** SQLite plans without statistics: the schema itself must leave it one good index per hot statement. */
+describe("inventory's indexes on sqlite", () => {
+  it("an order's lines are found by primary key, expired ones by the index of held lines only", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "bwk-inventory-plan-"));
+    const store = await openStore({ kind: "sqlite", file: join(dir, "inventory.db") });
+    try {
+      await store.migrate("inventory", inventoryMigrations);
+      const db = store.db as Kysely<InventoryDb>;
+      const plan = (query: { compile(): { sql: string; parameters: readonly unknown[] } }) => {
+        const { sql: text, parameters } = query.compile();
+        return sqliteHandleOf(store)!
+          .raw.prepare(`explain query plan ${text}`)
+          .all(...(parameters as string[]))
+          .map((row) => String((row as { detail: string }).detail))
+          .join(" | ");
+      };
+      // As InventoryRepository confirms an order (CONFIRM_HELD) and as its sweeper looks for expired lines.
+      const confirm = db
+        .updateTable("inv_reservations")
+        .set({ status: "confirmed", updated_at: 1 })
+        .where("order_id", "=", "o1")
+        .where("status", "=", "held")
+        .returning(["sku", "qty"]);
+      const sweep = db
+        .selectFrom("inv_reservations")
+        .select("order_id")
+        .distinct()
+        .where("status", "=", sql.lit("held"))
+        .where("expires_at", "<", 5);
+      expect(plan(confirm)).toMatch(/USING INDEX sqlite_autoindex_inv_reservations_1 \(order_id=\?\)/);
+      expect(plan(sweep)).toMatch(/USING INDEX inv_reservations_held_expiry \(expires_at<\?\)/);
+    } finally {
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

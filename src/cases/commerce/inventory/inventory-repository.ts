@@ -1,4 +1,4 @@
-import type { Kysely, Transaction } from "kysely";
+import { type Kysely, sql, type Transaction } from "kysely";
 import { type Placeholders, prepare } from "../../../platform/storage/index.ts";
 import type { InventoryDb, ProductsTable, ReservationsTable } from "./migrations.ts";
 
@@ -204,7 +204,8 @@ export class InventoryRepository {
       .selectFrom("inv_reservations")
       .select("order_id")
       .distinct()
-      .where("status", "=", "held")
+      // A literal, so that the planner sees the partial index's condition (a parameter might be anything).
+      .where("status", "=", sql.lit("held"))
       .where("expires_at", "<", now)
       .limit(limit)
       .execute();
