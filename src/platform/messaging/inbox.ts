@@ -9,7 +9,7 @@ const CLAIM = prepare((db: Kysely<MessagingTables>, p: Placeholders<MessagingTab
   db
     .insertInto("messaging_inbox")
     .values({ grp: p("grp"), msg_id: p("msg_id"), processed_at: p("processed_at") })
-    .onConflict((oc) => oc.columns(["grp", "msg_id"]).doNothing()),
+    .onConflict((oc) => oc.columns(["msg_id", "grp"]).doNothing()),
 );
 
 export type HandleOnceResult<T> = { duplicate: true } | { duplicate: false; result: T };
