@@ -122,6 +122,7 @@ describe.each(targets)("order confirmation on $name", (target) => {
     expect(await store.migrate("order", orderMigrations)).toEqual([
       "002_stock_committed",
       "003_access_token",
+      "004_lean_indexes",
     ]);
     const repo = new OrderRepository(db);
     expect((await repo.raw("o-old-committed"))?.stock_committed).toBe(1);

@@ -1,3 +1,4 @@
+import { sql } from "kysely";
 import type { Migration } from "../../../platform/storage/index.ts";
 
 export interface OrdersTable {
@@ -101,6 +102,36 @@ export const orderMigrations: Migration[] = [
     id: "003_access_token",
     async up(db) {
       await db.schema.alterTable("ord_orders").addColumn("access_token_hash", "varchar(64)").execute();
+    },
+  },
+  {
+    // Fewer pages written per order (the commerce bench's commits: 35.3 to 31.9 pwrite64 calls an order).
+    // The sweeper's index keeps only PENDING orders: on (status, deadline_at) every order ever placed stayed
+    // in it, and each confirmation moved its entry to the CONFIRMED end. On SQLite the timeline drops its
+    // rowid: its rows are small, and one b-tree is written instead of a table and its key's index.
+    id: "004_lean_indexes",
+    async up(db, kind) {
+      await db.schema.dropIndex("ord_orders_pending").execute();
+      await db.schema
+        .createIndex("ord_orders_pending_deadline")
+        .on("ord_orders")
+        .column("deadline_at")
+        .where(sql.ref("status"), "=", "PENDING")
+        .execute();
+      if (kind !== "sqlite") return;
+      await db.schema
+        .createTable("ord_timeline_next")
+        .addColumn("order_id", "varchar(64)", (c) => c.notNull())
+        .addColumn("step", "varchar(64)", (c) => c.notNull())
+        .addColumn("at", "bigint", (c) => c.notNull())
+        .addColumn("detail", "varchar(300)")
+        .addPrimaryKeyConstraint("ord_timeline_pk", ["order_id", "step"])
+        .modifyEnd(sql`without rowid`)
+        .execute();
+      await sql`insert into ord_timeline_next (order_id, step, at, detail)
+        select order_id, step, at, detail from ord_timeline`.execute(db);
+      await db.schema.dropTable("ord_timeline").execute();
+      await db.schema.alterTable("ord_timeline_next").renameTo("ord_timeline").execute();
     },
   },
 ];

@@ -1,4 +1,4 @@
-import type { Kysely, Transaction } from "kysely";
+import { type Kysely, sql, type Transaction } from "kysely";
 import { type Placeholders, prepare } from "../../../platform/storage/index.ts";
 import type { LineItem } from "../inventory/index.ts";
 import type { OrderDb, OrdersTable } from "./migrations.ts";
@@ -239,14 +239,17 @@ export class OrderRepository {
 
   /** PENDING orders whose deadline passed, oldest first. */
   async overdue(now: number, limit = 100): Promise<OrdersTable[]> {
-    return this.#db
-      .selectFrom("ord_orders")
-      .selectAll()
-      .where("status", "=", "PENDING")
-      .where("deadline_at", "<", now)
-      .orderBy("deadline_at")
-      .limit(limit)
-      .execute();
+    return (
+      this.#db
+        .selectFrom("ord_orders")
+        .selectAll()
+        // A literal, so that the planner sees the partial index's condition (a parameter might be anything).
+        .where("status", "=", sql.lit("PENDING"))
+        .where("deadline_at", "<", now)
+        .orderBy("deadline_at")
+        .limit(limit)
+        .execute()
+    );
   }
 
   /** Pushes the deadline and counts a re-drive; false when another sweeper got there first. */
