@@ -36,6 +36,8 @@ class CallExtras {
   signal: AbortSignal | undefined = undefined;
   aborted = false;
   reason: unknown = undefined;
+  /** Children that made a signal of their own: aborted with this call (see Call.signal). */
+  listening: Call[] | undefined = undefined;
   /** An aggressive timeout's way to settle the attempt at its deadline. */
   onExpiry: ((reason: unknown) => void) | undefined = undefined;
 }
@@ -107,11 +109,25 @@ export class Call implements CallContext, WheelEntry {
     if (extras.signal === undefined) {
       const controller = new AbortController();
       extras.controller = controller;
-      if (extras.aborted) controller.abort(extras.reason);
-      const outer = this.parent !== undefined ? this.parent.signal : extras.external;
-      extras.signal = outer === undefined ? controller.signal : AbortSignal.any([outer, controller.signal]);
+      if (this.#external() === undefined) {
+        // No caller's signal anywhere above: every abort comes through abort(), which tells the children
+        // listening. An AbortSignal.any per layer instead cost a composite signal per policy, and each
+        // listener added to one (node's http client adds one) follows all its sources: 15 µs a gateway call.
+        if (this.aborted) controller.abort(this.reason);
+        else if (this.parent !== undefined) (this.parent.#more().listening ??= []).push(this);
+        extras.signal = controller.signal;
+      } else {
+        if (extras.aborted) controller.abort(extras.reason);
+        const outer = this.parent !== undefined ? this.parent.signal : extras.external;
+        extras.signal = outer === undefined ? controller.signal : AbortSignal.any([outer, controller.signal]);
+      }
     }
     return extras.signal;
+  }
+
+  /** The caller's signal this call descends from, if any. */
+  #external(): AbortSignal | undefined {
+    return this.parent !== undefined ? this.parent.#external() : this.#extras?.external;
   }
 
   /** True once this call or any call it descends from was aborted; reads no signal, so it allocates nothing. */
@@ -135,6 +151,9 @@ export class Call implements CallContext, WheelEntry {
     extras.aborted = true;
     extras.reason = reason;
     extras.controller?.abort(reason);
+    const listening = extras.listening;
+    extras.listening = undefined;
+    if (listening !== undefined) for (const child of listening) child.abort(reason);
   }
 
   /** Has an aggressive timeout settle this attempt with the expiry's reason, even if the callee ignores it. */

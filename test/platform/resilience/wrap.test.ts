@@ -4,6 +4,7 @@ import {
   circuitBreaker,
   constantBackoff,
   fallback,
+  hedge,
   noop,
   type Policy,
   retry,
@@ -11,6 +12,7 @@ import {
   wrap,
 } from "../../../src/platform/resilience/index.ts";
 import { FakeClock } from "../../../src/platform/time/index.ts";
+import { deferred, flush, track } from "./helpers.ts";
 
 /** A policy written against the public interface only, as a chaos fault would be. */
 function recording(label: string, log: string[]): Policy {
@@ -77,6 +79,26 @@ describe("wrap", () => {
       [1, false],
       [2, false],
     ]);
+  });
+
+  it("aborts a losing hedge's callee through the timeout below it, long before that timeout", async () => {
+    const clock = new FakeClock();
+    const stack = wrap(hedge({ delayMs: 50, clock }), timeout(10_000, { clock }));
+    const gates = [deferred<string>(), deferred<string>()];
+    const signals: AbortSignal[] = [];
+    const result = track(
+      stack.execute((ctx) => {
+        signals.push(ctx.signal);
+        return gates[ctx.attempt - 1]!.promise;
+      }),
+    );
+    await clock.advance(60);
+    expect(signals).toHaveLength(2);
+    gates[1]!.resolve("from hedge");
+    await flush();
+    expect(result.value).toBe("from hedge");
+    // The callee's signal is the timeout's attempt, a child of the hedge's losing attempt.
+    expect(signals.map((s) => s.aborted)).toEqual([true, false]);
   });
 
   it("answers from a fallback when the stack fails", async () => {
