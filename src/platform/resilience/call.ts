@@ -114,7 +114,11 @@ export class Call implements CallContext, WheelEntry {
         // listening. An AbortSignal.any per layer instead cost a composite signal per policy, and each
         // listener added to one (node's http client adds one) follows all its sources: 15 µs a gateway call.
         if (this.aborted) controller.abort(this.reason);
-        else if (this.parent !== undefined) (this.parent.#more().listening ??= []).push(this);
+        else if (this.parent !== undefined) {
+          const parent = this.parent.#more();
+          parent.listening ??= [];
+          parent.listening.push(this);
+        }
         extras.signal = controller.signal;
       } else {
         if (extras.aborted) controller.abort(extras.reason);
