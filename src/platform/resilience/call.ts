@@ -38,6 +38,7 @@ class CallExtras {
   reason: unknown = undefined;
   /** Children that made a signal of their own: aborted with this call (see Call.signal). */
   listening: Call[] | undefined = undefined;
+  listeningToParent = false;
   /** An aggressive timeout's way to settle the attempt at its deadline. */
   onExpiry: ((reason: unknown) => void) | undefined = undefined;
 }
@@ -114,11 +115,7 @@ export class Call implements CallContext, WheelEntry {
         // listening. An AbortSignal.any per layer instead cost a composite signal per policy, and each
         // listener added to one (node's http client adds one) follows all its sources: 15 µs a gateway call.
         if (this.aborted) controller.abort(this.reason);
-        else if (this.parent !== undefined) {
-          const parent = this.parent.#more();
-          parent.listening ??= [];
-          parent.listening.push(this);
-        }
+        else this.#listenToParent();
         extras.signal = controller.signal;
       } else {
         if (extras.aborted) controller.abort(extras.reason);
@@ -127,6 +124,18 @@ export class Call implements CallContext, WheelEntry {
       }
     }
     return extras.signal;
+  }
+
+  /** Has every call above this one tell its child of an abort, up to the root (once per call). */
+  #listenToParent(): void {
+    const parent = this.parent;
+    const extras = this.#more();
+    if (parent === undefined || extras.listeningToParent) return;
+    extras.listeningToParent = true;
+    const above = parent.#more();
+    above.listening ??= [];
+    above.listening.push(this);
+    parent.#listenToParent();
   }
 
   /** The caller's signal this call descends from, if any. */

@@ -83,7 +83,8 @@ describe("wrap", () => {
 
   it("aborts a losing hedge's callee through the timeout below it, long before that timeout", async () => {
     const clock = new FakeClock();
-    const stack = wrap(hedge({ delayMs: 50, clock }), timeout(10_000, { clock }));
+    // Two timeouts: the outer one's attempt never reads its signal, and still passes the abort on.
+    const stack = wrap(hedge({ delayMs: 50, clock }), timeout(10_000, { clock }), timeout(10_000, { clock }));
     const gates = [deferred<string>(), deferred<string>()];
     const signals: AbortSignal[] = [];
     const result = track(
